@@ -1,0 +1,318 @@
+// decode<P>(body): a provider's Get-Payout response body → payout. Pure: no I/O, no globals.
+#pragma once
+
+#include <payouts/convert.hpp>
+#include <payouts/detail/payout_handler.hpp>
+#include <payouts/diagnostics.hpp>
+#include <payouts/error.hpp>
+#include <payouts/payout.hpp>
+#include <payouts/provider.hpp>
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/system/result.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace payouts {
+namespace detail {
+
+inline std::string describe_got(json_kind k, std::string_view text) {
+    switch (k) {
+    case json_kind::string: {
+        std::string s = "the string \"";
+        s.append(text.substr(0, 40));
+        if (text.size() > 40) s += "...";
+        return s + "\"";
+    }
+    case json_kind::number:
+        return "the number " + std::string(text.substr(0, 40));
+    case json_kind::boolean:
+        return std::string(text);
+    case json_kind::null:
+        return "null";
+    case json_kind::object:
+        return "an object";
+    case json_kind::array:
+        return "an array";
+    case json_kind::none:
+        break;
+    }
+    return "nothing";
+}
+
+inline constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
+
+inline bool is_json_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/// The code and message a provider's error body carries, where its shape says they are.
+struct provider_error {
+    std::string code;
+    std::string message;
+};
+
+inline std::string json_text(boost::json::value const& v) {
+    if (v.is_string()) return std::string(v.get_string());
+    if (v.is_null()) return {};
+    return boost::json::serialize(v);
+}
+
+// Reads a provider's error body (JSON in P's error shape). Anything else yields empty fields:
+// error bodies are evidence, never a reason to fail differently.
+template <class P>
+provider_error read_error_body(std::string_view body) {
+    provider_error out;
+    if (body.starts_with(utf8_bom)) body.remove_prefix(utf8_bom.size());
+    boost::system::error_code ec;
+    boost::json::value const jv = boost::json::parse(body, ec);
+    if (ec || !jv.is_object()) return out;
+    auto first = [&](auto const& pointers) -> std::string {
+        for (std::string_view p : pointers) {
+            if (p.empty()) continue;
+            boost::system::error_code pec;
+            if (auto const* v = jv.find_pointer(p, pec)) {
+                auto t = json_text(*v);
+                if (!t.empty()) return t.size() > 512 ? t.substr(0, 512) : t;
+            }
+        }
+        return {};
+    };
+    out.code = first(P::errors.code);
+    out.message = first(P::errors.message);
+    return out;
+}
+
+// Converts the captured texts into the payout; false with `why` set on the first bad field.
+template <class P>
+bool assemble(payout_handler<P> const& h, payout& out, std::string& why) {
+    auto const& fields = P::fields;
+    auto fail = [&](std::size_t i, std::string_view expected) {
+        auto const& c = h.caps[i];
+        why = h.pointer_of(c.node, c.element) + ": expected " + std::string(expected) + ", got " +
+              describe_got(c.kind, c.text);
+        return false;
+    };
+    auto present = [&](std::size_t i) {
+        return h.caps[i].kind != json_kind::none && h.caps[i].kind != json_kind::null;
+    };
+    auto is_string = [&](std::size_t i) { return h.caps[i].kind == json_kind::string; };
+
+    // The currency first: integer amounts need its exponent.
+    std::string_view currency;
+    std::size_t currency_field = fields.size();
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (fields[i].target != member::amount_currency || !present(i)) continue;
+        if (!is_string(i) || !is_currency_code(h.caps[i].text))
+            return fail(i, "an ISO 4217 currency code (three capital letters)");
+        currency = h.caps[i].text;
+        currency_field = i;
+    }
+
+    std::optional<std::string_view> qualifier;
+    std::size_t amount_field = fields.size();
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (!present(i)) continue;
+        auto const& f = fields[i];
+        auto const& c = h.caps[i];
+        auto text_member = [&](std::optional<std::string>& m) {
+            if (!is_string(i)) return fail(i, "a string");
+            if (!m && !(f.how == conv::optional_text && is_absent_text(c.text))) m.emplace(c.text);
+            return true;
+        };
+        auto time_member = [&](std::optional<timestamp>& m) {
+            if (!is_string(i)) return fail(i, "an RFC 3339 date-time string");
+            auto t = parse_rfc3339(c.text, f.time);
+            if (!t) return fail(i, t.error().expected);
+            if (!m || *t > *m) m = *t; // with several sources, the latest
+            return true;
+        };
+        bool ok = true;
+        switch (f.target) {
+        case member::id:
+            if (is_string(i) && !c.text.empty()) {
+                if (out.id.empty()) out.id.assign(c.text);
+            } else if (c.kind == json_kind::number && parse_int64(c.text)) {
+                if (out.id.empty()) out.id.assign(c.text);
+            } else {
+                ok = fail(i, "a non-empty string or an integer");
+            }
+            break;
+        case member::provider_status:
+            if (!is_string(i) || c.text.empty())
+                ok = fail(i, "a non-empty string");
+            else if (out.provider_status.empty())
+                out.provider_status.assign(c.text);
+            break;
+        case member::amount: {
+            if (currency_field == fields.size()) {
+                why = h.pointer_of(c.node, c.element) + ": an amount without a currency";
+                return false;
+            }
+            parsed<decimal> d = conversion_error{};
+            if (f.how == conv::minor_units) {
+                if (c.kind != json_kind::number && !is_string(i))
+                    return fail(i, "an integer or a digit string in minor units");
+                auto const u = parse_int64(c.text);
+                if (!u) return fail(i, "an integer within 64 bits, in minor units");
+                d = decimal{*u, std::int8_t(P::amount_exponent(currency))};
+            } else if (f.how == conv::major_number) {
+                if (c.kind != json_kind::number) return fail(i, "a JSON number");
+                d = parse_decimal(c.text);
+            } else {
+                if (!is_string(i)) return fail(i, "a decimal string");
+                d = parse_decimal(c.text);
+            }
+            if (d) d = widen(*d, iso4217_exponent(currency));
+            if (!d) return fail(i, d.error().expected);
+            out.amount.emplace(money{d->units, d->scale, std::string(currency)});
+            amount_field = i;
+            break;
+        }
+        case member::amount_currency:
+            break;
+        case member::reference:
+            ok = text_member(out.reference);
+            break;
+        case member::reason:
+            ok = text_member(out.reason);
+            break;
+        case member::created_at:
+            ok = time_member(out.created_at);
+            break;
+        case member::updated_at:
+            ok = time_member(out.updated_at);
+            break;
+        case member::status_qualifier:
+            if (!is_string(i)) return fail(i, "a string");
+            if (!qualifier) qualifier = c.text;
+            break;
+        }
+        if (!ok) return false;
+    }
+    if (currency_field != fields.size() && amount_field == fields.size()) {
+        why = h.pointer_of(h.caps[currency_field].node, 0) + ": a currency without an amount";
+        return false;
+    }
+
+    out.status = payout_status::unknown;
+    for (auto const& e : P::statuses) {
+        if (e.wire != out.provider_status) continue;
+        if (!e.qualifier.empty() && (!qualifier || *qualifier != e.qualifier)) continue;
+        out.status = e.unified;
+        break;
+    }
+    if (!P::reason_statuses.contains(out.status)) out.reason.reset();
+    return true;
+}
+
+template <class P>
+std::string full_pointer(std::string_view field_pointer) {
+    return std::string(P::envelope) + std::string(field_pointer);
+}
+
+template <class P>
+boost::system::result<payout> decode_impl(std::string_view body, std::string& why) {
+    static_assert(check_provider<P>());
+    auto const invalid = make_error_code(errc::invalid_response);
+
+    std::string_view json = body;
+    if (json.starts_with(utf8_bom)) json.remove_prefix(utf8_bom.size());
+    std::size_t lead = 0;
+    while (lead < json.size() && is_json_space(json[lead]))
+        ++lead;
+    if (lead == json.size()) {
+        why = body.empty() ? "empty body" : "body holds no JSON value";
+        return invalid;
+    }
+
+    boost::json::parse_options opt;
+    opt.max_depth = max_json_depth;
+    boost::json::basic_parser<payout_handler<P>> parser(opt, json);
+    boost::system::error_code ec;
+    std::size_t const used = parser.write_some(false, json.data(), json.size(), ec);
+    auto const& h = parser.handler();
+    if (ec) {
+        if (h.error_node >= 0) {
+            std::string const where = h.error_node == 0
+                                          ? std::string("(root)")
+                                          : h.pointer_of(h.error_node, h.error_element);
+            if (h.error_duplicate)
+                why = where + ": duplicate key (the payout must not be ambiguous)";
+            else if (h.error_expected == "less nesting")
+                why = "nesting deeper than " + std::to_string(max_json_depth) + " levels";
+            else
+                why = where + ": expected " + std::string(h.error_expected) + ", got " +
+                      describe_got(h.error_got, {});
+        } else if (ec == boost::json::error::too_deep) {
+            why = "nesting deeper than " + std::to_string(max_json_depth) + " levels";
+        } else {
+            why = "malformed JSON at byte " + std::to_string(used + (body.size() - json.size())) +
+                  ": " + ec.message();
+        }
+        return invalid;
+    }
+    for (std::size_t i = used; i < json.size(); ++i)
+        if (!is_json_space(json[i])) {
+            why = "extra data after the JSON value at byte " +
+                  std::to_string(i + (body.size() - json.size()));
+            return invalid;
+        }
+
+    payout out;
+    out.provider = P::name;
+    if (!assemble(h, out, why)) return invalid;
+    if (out.id.empty() || out.provider_status.empty()) {
+        std::string_view const ptr = [&] {
+            for (auto const& f : P::fields)
+                if (f.target == (out.id.empty() ? member::id : member::provider_status))
+                    return f.pointer;
+            return std::string_view{};
+        }();
+        why = "missing " + full_pointer<P>(ptr) + " (the payout " +
+              (out.id.empty() ? "id" : "status") + ")";
+        auto const perr = read_error_body<P>(body);
+        if (!perr.code.empty() || !perr.message.empty())
+            why += "; the body is a provider error, not a payout: code \"" + perr.code +
+                   "\", message \"" + perr.message + "\"";
+        return invalid;
+    }
+    out.raw.assign(body);
+    return out;
+}
+
+} // namespace detail
+
+/// \brief Decodes provider `P`'s Get-Payout response body into a payout.
+///
+/// Pure and thread-safe: no I/O, no shared state. `body` is only read during the call; the
+/// result owns copies of everything (including `raw`, the body exactly as given).
+///
+/// Accepts a leading UTF-8 BOM and the provider's envelope (optional where the provider's header
+/// says so). Amounts are exact: integer minor units, JSON numbers and decimal strings are read
+/// from their text, never through `double`. Statuses the provider's table does not list decode
+/// as `payout_status::unknown` with `provider_status` kept.
+///
+/// \returns the payout, or `errc::invalid_response` for: an empty body, malformed or truncated
+/// JSON, extra data after it, nesting deeper than 64, a root that is not an object, a provider
+/// error body, a missing id or status, a mapped value of the wrong JSON type or out of range,
+/// a duplicate key on the path to a mapped value. `request_id` is left empty (fetch sets it).
+template <provider P>
+boost::system::result<payout> decode(std::string_view body) {
+    std::string why;
+    return detail::decode_impl<P>(body, why);
+}
+
+/// \brief As `decode(body)`, and on failure `diag.message` names the JSON pointer and what was
+/// expected there ("/payout/amount: expected an integer or a digit string in minor units, got
+/// true"). `diag` is cleared first.
+template <provider P>
+boost::system::result<payout> decode(std::string_view body, diagnostics& diag) {
+    diag.clear();
+    return detail::decode_impl<P>(body, diag.message);
+}
+
+} // namespace payouts

@@ -1,0 +1,93 @@
+// A provider's field pointers folded, at compile time, into a tree of JSON keys, so the
+// streaming decoder decides per key whether to descend, capture or skip — no DOM, no per-key
+// string building.
+#pragma once
+
+#include <payouts/provider.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace payouts::detail {
+
+struct trie_node {
+    std::string_view key; // "" for the root and for array-element ("*") nodes
+    int parent = -1;
+    int first_child = -1;
+    int next_sibling = -1;
+    int element = -1;               // the "*" child, when this node is an array of tracked objects
+    bool is_element = false;        // this node is a "*" segment
+    std::uint32_t leaf_fields = 0;  // fields whose pointer ends here
+    std::uint32_t fields_below = 0; // fields at or under this node
+};
+
+inline constexpr std::size_t max_trie_nodes = 96;
+
+struct field_trie {
+    std::array<trie_node, max_trie_nodes> nodes{};
+    int size = 1; // node 0 is the document root
+
+    constexpr int child(int n, std::string_view key) const noexcept {
+        for (int c = nodes[n].first_child; c >= 0; c = nodes[c].next_sibling)
+            if (nodes[c].key == key && !nodes[c].is_element) return c;
+        return -1;
+    }
+
+    constexpr int add_child(int n, std::string_view key, bool element) {
+        if (element) {
+            if (nodes[n].element >= 0) return nodes[n].element;
+        } else if (int c = child(n, key); c >= 0) {
+            return c;
+        }
+        if (size == int(max_trie_nodes)) throw "too many trie nodes"; // fails constant evaluation
+        int const c = size++;
+        nodes[c].key = element ? std::string_view{} : key;
+        nodes[c].parent = n;
+        nodes[c].is_element = element;
+        if (element) {
+            nodes[n].element = c;
+        } else {
+            nodes[c].next_sibling = nodes[n].first_child;
+            nodes[n].first_child = c;
+        }
+        return c;
+    }
+
+    // Adds every segment of `pointer` below node `n`; returns the last node.
+    constexpr int add_path(int n, std::string_view pointer) {
+        while (!pointer.empty()) {
+            pointer.remove_prefix(1); // the '/'
+            auto const end = pointer.find('/');
+            auto const seg = pointer.substr(0, end);
+            n = add_child(n, seg, seg == "*");
+            pointer = end == std::string_view::npos ? std::string_view{} : pointer.substr(end);
+        }
+        return n;
+    }
+
+    constexpr void add_field(int base, std::string_view pointer, int index) {
+        int n = add_path(base, pointer);
+        nodes[n].leaf_fields |= 1u << index;
+        for (; n >= 0; n = nodes[n].parent)
+            nodes[n].fields_below |= 1u << index;
+    }
+};
+
+// With an optional envelope, each field is reachable both inside the envelope and at the root;
+// the decoder refuses a body that supplies a field in both places.
+template <class P>
+constexpr field_trie build_trie() {
+    field_trie t;
+    int const env = t.add_path(0, P::envelope);
+    for (std::size_t i = 0; i < P::fields.size(); ++i) {
+        t.add_field(env, P::fields[i].pointer, int(i));
+        if (P::envelope_optional && env != 0) t.add_field(0, P::fields[i].pointer, int(i));
+    }
+    return t;
+}
+
+template <class P>
+inline constexpr field_trie trie_of = build_trie<P>();
+
+} // namespace payouts::detail

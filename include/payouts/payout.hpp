@@ -1,0 +1,129 @@
+// The unified payout model: one exact, typed payout whichever provider holds it.
+#pragma once
+
+#include <boost/describe/class.hpp>
+#include <boost/describe/enum.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace payouts {
+
+/// \brief The unified status of a payout.
+///
+/// Each provider's own status strings map onto these by an exact, case-sensitive table in the
+/// provider's header (see README "Status mapping"). A value the table does not know becomes
+/// `unknown`, and the provider's text is kept in `payout::provider_status`.
+enum class payout_status {
+    pending,    ///< accepted, not yet handed to the rail (or awaiting approval)
+    processing, ///< handed to the provider or bank; outcome not known yet
+    on_hold,    ///< held, waiting for a human or a release
+    paid,       ///< the money arrived
+    failed,     ///< refused or failed; `payout::reason` says why when the provider does
+    cancelled,  ///< withdrawn before any money moved
+    returned,   ///< paid, then returned or reversed
+    unknown     ///< a status the provider's table does not list
+};
+BOOST_DESCRIBE_ENUM(payout_status, pending, processing, on_hold, paid, failed, cancelled, returned,
+                    unknown)
+
+/// \brief The status's name as written in the enum ("on_hold", ...). Never fails; a value outside
+/// the enum gives "unknown".
+constexpr std::string_view to_string(payout_status s) noexcept {
+    switch (s) {
+    case payout_status::pending:
+        return "pending";
+    case payout_status::processing:
+        return "processing";
+    case payout_status::on_hold:
+        return "on_hold";
+    case payout_status::paid:
+        return "paid";
+    case payout_status::failed:
+        return "failed";
+    case payout_status::cancelled:
+        return "cancelled";
+    case payout_status::returned:
+        return "returned";
+    case payout_status::unknown:
+        break;
+    }
+    return "unknown";
+}
+
+/// \brief The ISO 4217 minor-unit exponent of an alpha-3 currency code: 0 for JPY, KRW, ...;
+/// 3 for BHD, KWD, ...; 4 for CLF and UYW; 2 for every other code (including unknown ones).
+constexpr int iso4217_exponent(std::string_view currency) noexcept {
+    constexpr std::string_view zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
+                                         "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+                                         "VND", "VUV", "XAF", "XOF", "XPF"};
+    constexpr std::string_view three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
+    constexpr std::string_view four[] = {"CLF", "UYW"};
+    for (auto c : zero)
+        if (c == currency) return 0;
+    for (auto c : three)
+        if (c == currency) return 3;
+    for (auto c : four)
+        if (c == currency) return 4;
+    return 2;
+}
+
+/// \brief An exact amount of money: `units × 10^-scale` major units of `currency`.
+///
+/// `scale` is never negative in values this library produces and is at least the currency's
+/// ISO 4217 exponent, so USD 100 is `{10000, 2, "USD"}`. Values with more fraction digits than
+/// the currency has (a provider sending BRL 10.015) are kept exactly, with a larger scale.
+/// Equality compares the value and the currency, not the representation.
+struct money {
+    std::int64_t units = 0;
+    std::int8_t scale = 0;
+    std::string currency; ///< ISO 4217 alpha-3, as the provider sent it
+
+    /// \brief The amount in the currency's ISO 4217 minor units (cents for USD, yen for JPY,
+    /// fils for KWD).
+    /// \returns `errc::inexact_amount` if that would drop non-zero digits, or
+    /// `errc::amount_out_of_range` if the result does not fit in 64 bits.
+    boost::system::result<std::int64_t> minor_units() const;
+
+    /// \brief The amount as a decimal string with exactly `scale` fraction digits ("10.01").
+    std::string to_decimal_string() const;
+
+    friend bool operator==(money const& a, money const& b) noexcept;
+};
+
+/// A point in time in UTC, to the nanosecond (the finest any provider sends).
+using timestamp = std::chrono::sys_time<std::chrono::nanoseconds>;
+
+/// \brief One payout, as every provider's Get-Payout answer is decoded into.
+///
+/// Everything a provider said is kept: fields it has no unified place for remain in `raw`.
+struct payout {
+    std::string_view provider; ///< "truust", "druo", "checkout", "yuno", "introw"
+    std::string id;            ///< the provider's payout id, as text
+    payout_status status = payout_status::unknown; ///< unified
+    std::string provider_status;                   ///< exactly as the provider sent it
+    std::optional<money> amount;          ///< absent where the provider does not say (Truust)
+    std::optional<std::string> reference; ///< the merchant's own reference, when there is one
+    std::optional<std::string> reason;    ///< decline/failure reason, when there is one
+    std::optional<timestamp> created_at;
+    std::optional<timestamp> updated_at;
+    std::optional<std::string> request_id; ///< the provider's request-id header, when sent
+    std::string raw;                       ///< the response body exactly as received
+};
+
+BOOST_DESCRIBE_STRUCT(money, (), (units, scale, currency))
+BOOST_DESCRIBE_STRUCT(payout, (),
+                      (provider, id, status, provider_status, amount, reference, reason, created_at,
+                       updated_at, request_id, raw))
+
+/// \brief Formats a timestamp as RFC 3339 in UTC with `Z`, keeping every non-zero fraction digit
+/// in groups of three ("2024-05-27T14:49:10.215801437Z", "2023-10-09T16:46:16.766Z").
+std::string format_rfc3339(timestamp t);
+
+} // namespace payouts
+
+#include <payouts/impl/payout.ipp>

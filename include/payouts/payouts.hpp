@@ -1,0 +1,17 @@
+// payouts: fetch one payout by id from Truust, DRUO, Checkout.com, Yuno or Introw and get one
+// exact, unified payout. Include this header for everything.
+#pragma once
+
+#include <payouts/convert.hpp>
+#include <payouts/decode.hpp>
+#include <payouts/diagnostics.hpp>
+#include <payouts/error.hpp>
+#include <payouts/json.hpp>
+#include <payouts/payout.hpp>
+#include <payouts/provider.hpp>
+
+#include <payouts/providers/checkout.hpp>
+#include <payouts/providers/druo.hpp>
+#include <payouts/providers/introw.hpp>
+#include <payouts/providers/truust.hpp>
+#include <payouts/providers/yuno.hpp>

@@ -1,0 +1,81 @@
+// Checkout.com: GET {base}/payments/{id} for payouts (ids "pay_..."). Facts:
+// ../shared/providers/checkout-get-payout-details.txt and FACTS.md §3.
+#pragma once
+
+#include <payouts/provider.hpp>
+
+#include <string>
+
+namespace payouts {
+
+/// \brief Checkout.com. The endpoint serves every payment, so statuses outside the payout
+/// table (Authorized, Captured, ...) decode as `unknown`. Amounts are integers in Checkout's own
+/// minor units (see `amount_exponent`). Auth: a secret key (SECRET_KEY, sent as a bearer token)
+/// or OAuth client credentials (CLIENT_ID + CLIENT_SECRET) at access.checkout.com.
+/// `reason` is Checkout's `response_summary`, reported for failed payouts only (it reads
+/// "Approved" on others).
+struct Checkout {
+    static constexpr std::string_view name = "checkout";
+    static constexpr base_urls urls{"https://api.sandbox.checkout.com", "https://api.checkout.com"};
+    static constexpr std::string_view path = "/payments/{id}";
+    using id_type = std::string;
+    static constexpr id_rule id{1, 64};
+
+    static constexpr std::array credentials{
+        credential_header{"Authorization", "Bearer ", "SECRET_KEY"}};
+    static constexpr std::optional<oauth_client_credentials> oauth{oauth_client_credentials{
+        .token_urls = {"https://access.sandbox.checkout.com/connect/token",
+                       "https://access.checkout.com/connect/token"},
+        .body = token_body::form,
+        .audience = "",
+        .scope = "gateway:payment-details",
+    }};
+    static constexpr std::array<header_field, 0> extra_headers{};
+
+    static constexpr std::string_view envelope = "";
+    static constexpr bool envelope_optional = false;
+
+    static constexpr std::array fields{
+        field{"/id", member::id, conv::id},
+        field{"/status", member::provider_status, conv::text},
+        field{"/amount", member::amount, conv::minor_units},
+        field{"/currency", member::amount_currency, conv::currency},
+        field{"/reference", member::reference, conv::optional_text},
+        field{"/response_summary", member::reason, conv::optional_text},
+        field{"/requested_on", member::created_at, conv::timestamp},
+    };
+
+    static constexpr std::array statuses{
+        status_entry{"Pending", payout_status::processing},
+        status_entry{"Paid", payout_status::paid},
+        status_entry{"Declined", payout_status::failed},
+        status_entry{"Returned", payout_status::returned},
+        status_entry{"Canceled", payout_status::cancelled},
+        status_entry{"Voided", payout_status::cancelled},
+        status_entry{"Expired", payout_status::failed},
+    };
+    static constexpr status_set reason_statuses{payout_status::failed};
+
+    /// Checkout.com's amount exponents ("Calculating the amount"): 0 for BIF CLF DJF GNF ISK JPY
+    /// KMF KRW PYG RWF UGX VND VUV XAF XOF XPF; 3 for BHD IQD JOD KWD LYD OMR TND; 2 for all
+    /// others — CLP included, which ISO 4217 gives 0.
+    static constexpr int amount_exponent(std::string_view currency) noexcept {
+        constexpr std::string_view zero[] = {"BIF", "CLF", "DJF", "GNF", "ISK", "JPY",
+                                             "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
+                                             "VUV", "XAF", "XOF", "XPF"};
+        constexpr std::string_view three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
+        for (auto c : zero)
+            if (c == currency) return 0;
+        for (auto c : three)
+            if (c == currency) return 3;
+        return 2;
+    }
+
+    static constexpr error_body errors{{"/error_type"}, {"/error_codes/0"}};
+    static constexpr std::array<std::string_view, 0> not_found_codes{};
+    static constexpr std::array<std::string_view, 2> request_id_headers{"Cko-Request-Id",
+                                                                        "request-id"};
+    static constexpr std::string_view rate_limit_remaining_header = "";
+};
+
+} // namespace payouts
