@@ -158,7 +158,8 @@ constexpr bool has(time_format set, time_format f) noexcept {
 /// \brief Parses `YYYY-MM-DDThh:mm:ss[.f{1,9}](Z|±hh:mm)` into a UTC timestamp, to the
 /// nanosecond. `t` and `z` are accepted for `T` and `Z`. Rejects invalid dates (Feb 29 outside
 /// leap years), hours > 23, leap seconds, offsets beyond ±23:59, more than 9 fraction digits
-/// (which would lose precision) and any trailing text.
+/// (which would lose precision), dates outside the nanosecond range (1677–2262) and any
+/// trailing text.
 constexpr parsed<timestamp> parse_rfc3339(std::string_view s,
                                           time_format fmt = time_format::strict) noexcept {
     constexpr conversion_error err{"an RFC 3339 date-time"};
@@ -218,6 +219,11 @@ constexpr parsed<timestamp> parse_rfc3339(std::string_view s,
     if (i != s.size()) return err;
     year_month_day const ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
     if (!ymd.ok()) return conversion_error{"an RFC 3339 date-time with a valid calendar date"};
+    // Nanoseconds in int64 reach 1677-09-21 .. 2262-04-11; stay a day inside so the offset and
+    // time of day cannot overflow either.
+    auto const day_count = sys_days{ymd}.time_since_epoch().count();
+    if (day_count < -106750 || day_count > 106750)
+        return conversion_error{"an RFC 3339 date-time between 1677-09-23 and 2262-04-10"};
     return timestamp{sys_days{ymd}} + hours{h} + minutes{mi - offset_min} + seconds{sec} +
            nanoseconds{ns};
 }
