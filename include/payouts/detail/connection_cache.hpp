@@ -1,0 +1,227 @@
+// Keep-alive connections, cached per origin (scheme, host, port).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace payouts::detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+
+// One transport connection. HTTPS and loopback plaintext share one type so the exchange op is
+// instantiated once: the plaintext case simply talks to the TCP layer under the (unused) TLS
+// layer.
+class connection {
+public:
+    using executor_type = net::any_io_executor;
+
+    connection(executor_type ex, net::ssl::context& ctx, bool tls, std::size_t buffer_max)
+        : stream_(std::move(ex), ctx)
+        , buffer(buffer_max)
+        , tls_(tls) {}
+
+    executor_type get_executor() noexcept { return stream_.get_executor(); }
+    beast::tcp_stream& tcp() noexcept { return stream_.next_layer(); }
+    beast::ssl_stream<beast::tcp_stream>& tls_stream() noexcept { return stream_; }
+    bool is_tls() const noexcept { return tls_; }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(MutableBuffers const& b, Token&& token) {
+        return net::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, MutableBuffers const& bufs) {
+                if (tls_)
+                    stream_.async_read_some(bufs, std::move(handler));
+                else
+                    stream_.next_layer().async_read_some(bufs, std::move(handler));
+            },
+            token, b);
+    }
+
+    template <class ConstBuffers, class Token>
+    auto async_write_some(ConstBuffers const& b, Token&& token) {
+        return net::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, ConstBuffers const& bufs) {
+                if (tls_)
+                    stream_.async_write_some(bufs, std::move(handler));
+                else
+                    stream_.next_layer().async_write_some(bufs, std::move(handler));
+            },
+            token, b);
+    }
+
+    // Closing the socket (not a TLS shutdown) is enough for a client that discards the
+    // connection, and it also aborts whatever is pending on it.
+    void close() noexcept {
+        boost::system::error_code ec;
+        tcp().socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+        tcp().close();
+    }
+
+private:
+    beast::ssl_stream<beast::tcp_stream> stream_;
+
+public:
+    // Reused for every response on this connection: its capacity stays, so a keep-alive fetch
+    // does not allocate a read buffer.
+    beast::flat_buffer buffer;
+    std::chrono::steady_clock::time_point idle_since{};
+
+private:
+    bool tls_;
+};
+
+// A fetch waiting for something another operation hands over (a connection slot, an OAuth
+// token). It waits on its own timer; the hand-over cancels that timer.
+class waiter_queue;
+struct waiter {
+    net::steady_timer* timer = nullptr;
+    bool woken = false;
+    waiter_queue* queue = nullptr; // where it waits, if anywhere
+};
+
+class waiter_queue {
+public:
+    void push(waiter& w) {
+        w.woken = false;
+        w.queue = this;
+        q_.push_back(&w);
+    }
+    void remove(waiter& w) {
+        if (w.queue != this) return;
+        auto const it = std::find(q_.begin(), q_.end(), &w);
+        if (it != q_.end()) q_.erase(it);
+        w.queue = nullptr;
+    }
+    bool wake_one() {
+        if (q_.empty()) return false;
+        waiter* w = q_.front();
+        q_.pop_front();
+        w->queue = nullptr;
+        w->woken = true;
+        w->timer->cancel();
+        return true;
+    }
+    void wake_all() {
+        while (wake_one()) {
+        }
+    }
+    bool empty() const noexcept { return q_.empty(); }
+
+private:
+    std::deque<waiter*> q_;
+};
+
+// The connections of one origin: idle ones (most recently used last) and how many are open
+// (idle or in use), for the per-host limit.
+struct host_pool {
+    std::vector<std::unique_ptr<connection>> idle;
+    std::size_t open = 0;
+    waiter_queue waiters;
+};
+
+class connection_pool {
+public:
+    struct limits {
+        std::size_t max_idle = 8;
+        std::size_t max_open = 0; // 0: no limit
+        std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(30);
+    };
+
+    explicit connection_pool(limits l)
+        : limits_(l) {}
+
+    host_pool& host(std::string const& origin) { return hosts_[origin]; }
+
+    // An idle connection if one is fresh enough, else null. Stale ones are closed on the way.
+    std::unique_ptr<connection> take_idle(host_pool& h) {
+        auto const now = std::chrono::steady_clock::now();
+        while (!h.idle.empty()) {
+            auto c = std::move(h.idle.back());
+            h.idle.pop_back();
+            if (now - c->idle_since < limits_.idle_timeout) return c;
+            c->close();
+            --h.open;
+        }
+        return nullptr;
+    }
+
+    // Reserves a slot for a new connection; false when the host is at its limit.
+    bool reserve_new(host_pool& h) {
+        if (limits_.max_open != 0 && h.open >= limits_.max_open) return false;
+        ++h.open;
+        return true;
+    }
+
+    // A clean keep-alive connection comes back; beyond the idle limit (or after shutdown) it
+    // is closed instead.
+    void give_back(host_pool& h, std::unique_ptr<connection> c) {
+        if (!closed_ && h.idle.size() < limits_.max_idle) {
+            c->idle_since = std::chrono::steady_clock::now();
+            h.idle.push_back(std::move(c));
+        } else {
+            c->close();
+            --h.open;
+        }
+        h.waiters.wake_one();
+    }
+
+    // A connection that failed, timed out, was cancelled or was not keep-alive.
+    void discard(host_pool& h, std::unique_ptr<connection> c) {
+        if (c) c->close();
+        --h.open;
+        h.waiters.wake_one();
+    }
+
+    // A reserved slot released without a connection ever being handed out.
+    void unreserve(host_pool& h) {
+        --h.open;
+        h.waiters.wake_one();
+    }
+
+    void close_idle() {
+        for (auto& [origin, h] : hosts_) {
+            for (auto& c : h.idle) {
+                c->close();
+                --h.open;
+            }
+            h.idle.clear();
+            h.waiters.wake_all();
+        }
+    }
+
+    void shutdown() {
+        closed_ = true;
+        close_idle();
+    }
+
+    std::size_t idle_count() const {
+        std::size_t n = 0;
+        for (auto const& [origin, h] : hosts_)
+            n += h.idle.size();
+        return n;
+    }
+
+    limits const& get_limits() const noexcept { return limits_; }
+
+private:
+    limits limits_;
+    bool closed_ = false;
+    std::unordered_map<std::string, host_pool> hosts_;
+};
+
+} // namespace payouts::detail

@@ -1,0 +1,288 @@
+// One HTTP request/response exchange on a cached or new connection: the transport half of a
+// fetch (and of an OAuth token request).
+#pragma once
+
+#include <payouts/client.hpp>
+#include <payouts/detail/connection_cache.hpp>
+#include <payouts/detail/request.hpp>
+#include <payouts/detail/tls.hpp>
+#include <payouts/error.hpp>
+
+#include <boost/asio/compose.hpp>
+#include <boost/asio/coroutine.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace payouts::detail {
+
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+enum class abort_reason { none, cancelled, deadline };
+
+// State of exchanges run one after another by one owner (a fetch or a token request). It lives
+// in the owner's shared state, so a cancellation handler can reach the socket and timers.
+struct exchange_state {
+    exchange_state(client_core& c)
+        : core(c)
+        , timer(c.ex)
+        , watchdog(c.ex)
+        , resolver(c.ex) {
+        w.timer = &timer;
+    }
+    exchange_state(exchange_state const&) = delete;
+    exchange_state& operator=(exchange_state const&) = delete;
+    ~exchange_state() {
+        if (w.queue) w.queue->remove(w);
+        drop_connection();
+    }
+
+    client_core& core;
+    net::steady_timer timer;    // the owner's waits: connection slot, token, backoff
+    net::steady_timer watchdog; // bounds name resolution by the deadline
+    tcp::resolver resolver;
+    tcp::resolver::results_type endpoints;
+    waiter w;
+    std::weak_ptr<exchange_state> weak; // set by the owner (the watchdog must not outlive us)
+
+    // Where this exchange goes.
+    base_url const* url = nullptr;
+    host_pool* hp = nullptr;
+
+    std::unique_ptr<connection> conn;
+    bool reserved = false; // counts against the host's open connections
+    bool reused = false;
+    bool stale_retried = false;
+    bool resolve_timed_out = false;
+    std::optional<http::response_parser<http::string_body>> parser;
+    steady::time_point deadline{};
+    abort_reason aborted = abort_reason::none;
+    char const* phase = "";
+
+    // Terminal: nothing this state runs may continue. Closing the socket makes pending
+    // operations complete with operation_aborted; the connection is never reused.
+    void abort(abort_reason r) {
+        if (aborted == abort_reason::none) aborted = r;
+        resolver.cancel();
+        timer.cancel();
+        if (conn) conn->close();
+    }
+
+    void drop_connection() {
+        if (!reserved) return;
+        reserved = false;
+        core.pool.discard(*hp, std::move(conn));
+    }
+
+    void release_connection(bool keep_alive) {
+        if (!reserved) return;
+        reserved = false;
+        if (keep_alive && !core.shut_down)
+            core.pool.give_back(*hp, std::move(conn));
+        else
+            core.pool.discard(*hp, std::move(conn));
+    }
+
+    error_code abort_error() const {
+        return aborted == abort_reason::cancelled ? error_code(net::error::operation_aborted)
+                                                  : error_code(errc::timeout);
+    }
+
+    // A stale keep-alive connection (closed by the server while idle) fails before any
+    // response byte: worth one more try on a new connection, outside the attempt count.
+    bool stale(error_code const& ec) const {
+        return reused && !stale_retried && aborted == abort_reason::none &&
+               ec != boost::beast::error::timeout && steady::now() < deadline;
+    }
+
+    error_code map_error(error_code ec) const {
+        if (aborted != abort_reason::none) return abort_error();
+        if (ec == boost::beast::error::timeout) return errc::timeout;
+        if (ec == http::error::body_limit || ec == http::error::header_limit ||
+            ec == http::error::buffer_overflow)
+            return errc::body_too_large;
+        return ec;
+    }
+};
+
+inline bool is_identity(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+        v.remove_suffix(1);
+    if (v.size() != 8) return false;
+    for (std::size_t i = 0; i < 8; ++i)
+        if (ascii_lower(v[i]) != "identity"[i]) return false;
+    return true;
+}
+
+#include <boost/asio/yield.hpp>
+
+// Takes a connection (cached, new, or after waiting for a free slot), writes the request and
+// reads the response into st.parser. Completes with error_code only; the response is in
+// st.parser. A clean keep-alive connection goes back to the cache, anything else is closed.
+struct exchange_op : net::coroutine {
+    exchange_state& st;
+    request_type const& req;
+
+    template <class Self>
+    void operator()(Self& self, error_code ec = {}, std::size_t = 0) {
+        reenter(*this) {
+            for (;;) {
+                // A connection: a cached one, a new one, or wait until the host has a free slot.
+                for (;;) {
+                    if (st.aborted != abort_reason::none) return fail(self, {});
+                    st.conn = st.core.pool.take_idle(*st.hp);
+                    if (st.conn) {
+                        st.reserved = true;
+                        break;
+                    }
+                    if (st.core.pool.reserve_new(*st.hp)) {
+                        st.reserved = true;
+                        break;
+                    }
+                    st.phase = "waiting for a free connection";
+                    st.timer.expires_at(st.deadline);
+                    st.hp->waiters.push(st.w);
+                    yield st.timer.async_wait(std::move(self));
+                    st.hp->waiters.remove(st.w);
+                    if (st.aborted != abort_reason::none) return fail(self, {});
+                    if (!st.w.woken) return fail(self, errc::timeout);
+                }
+                st.reused = st.conn != nullptr;
+                if (!st.conn) {
+                    st.conn = std::make_unique<connection>(st.core.ex, *st.core.tls, st.url->tls,
+                                                           st.core.read_buffer_max());
+                    st.conn->buffer.reserve(4096);
+                    st.phase = "connecting";
+                    if (st.url->ip_literal) {
+                        st.conn->tcp().expires_at(
+                            std::min(steady::now() + st.core.cfg.connect_timeout, st.deadline));
+                        yield st.conn->tcp().async_connect(
+                            tcp::endpoint(net::ip::make_address(st.url->host), st.url->port),
+                            std::move(self));
+                    } else {
+                        st.phase = "resolving the host name";
+                        st.resolve_timed_out = false;
+                        st.watchdog.expires_at(
+                            std::min(steady::now() + st.core.cfg.connect_timeout, st.deadline));
+                        st.watchdog.async_wait([w = st.weak](error_code e) {
+                            if (e) return;
+                            if (auto s = w.lock()) {
+                                s->resolve_timed_out = true;
+                                s->resolver.cancel();
+                            }
+                        });
+                        yield st.resolver.async_resolve(st.url->host, std::to_string(st.url->port),
+                                                        std::move(self));
+                        st.watchdog.cancel();
+                        if (st.resolve_timed_out && st.aborted == abort_reason::none)
+                            return fail(self, errc::timeout);
+                        if (ec) return fail(self, ec);
+                        st.phase = "connecting";
+                        st.conn->tcp().expires_at(
+                            std::min(steady::now() + st.core.cfg.connect_timeout, st.deadline));
+                        yield st.conn->tcp().async_connect(st.endpoints, std::move(self));
+                    }
+                    if (ec) return fail(self, ec);
+                    {
+                        error_code ignored;
+                        st.conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
+                    }
+                    if (st.url->tls) {
+                        if (auto e = prepare_tls_connection(st.conn->tls_stream().native_handle(),
+                                                            st.url->host, st.url->ip_literal))
+                            return fail(self, e);
+                        st.phase = "TLS handshake";
+                        st.conn->tcp().expires_at(
+                            std::min(steady::now() + st.core.cfg.handshake_timeout, st.deadline));
+                        yield st.conn->tls_stream().async_handshake(net::ssl::stream_base::client,
+                                                                    std::move(self));
+                        if (ec) return fail(self, ec);
+                    }
+                }
+
+                st.phase = "sending the request";
+                st.conn->tcp().expires_at(st.deadline);
+                yield http::async_write(*st.conn, req, std::move(self));
+                if (ec) {
+                    if (st.stale(ec)) {
+                        st.stale_retried = true;
+                        st.drop_connection();
+                        continue;
+                    }
+                    return fail(self, ec);
+                }
+
+                st.phase = "reading the response";
+                st.parser.emplace();
+                st.parser->body_limit(st.core.cfg.body_limit);
+                st.parser->header_limit(st.core.cfg.header_limit);
+                yield http::async_read_header(*st.conn, st.conn->buffer, *st.parser,
+                                              std::move(self));
+                if (ec) {
+                    if (st.stale(ec) && !st.parser->got_some() && st.conn->buffer.size() == 0) {
+                        st.stale_retried = true;
+                        st.drop_connection();
+                        continue;
+                    }
+                    return fail(self, ec);
+                }
+                // Refused before the body is read: an encoding we would have to undo (we asked
+                // for identity), and bodies whose end only the connection's end tells.
+                if (!is_identity(st.parser->get()[http::field::content_encoding]) &&
+                    !st.parser->get()[http::field::content_encoding].empty())
+                    return fail(self, errc::unsupported_encoding);
+                if (st.parser->need_eof()) return fail(self, errc::unsupported_encoding);
+                if (!st.parser->is_done()) {
+                    yield http::async_read(*st.conn, st.conn->buffer, *st.parser, std::move(self));
+                    if (ec) return fail(self, ec);
+                }
+                // Leftover bytes would be read as the next response: never reuse then.
+                st.release_connection(st.parser->keep_alive() && st.conn->buffer.size() == 0);
+                return self.complete(error_code{});
+            }
+        }
+    }
+
+    template <class Self>
+    void operator()(Self& self, error_code ec, tcp::resolver::results_type r) {
+        st.endpoints = std::move(r);
+        (*this)(self, ec);
+    }
+
+    template <class Self>
+    void operator()(Self& self, error_code ec, tcp::endpoint const&) {
+        (*this)(self, ec);
+    }
+
+    template <class Self>
+    void fail(Self& self, error_code ec) {
+        auto const e = st.map_error(ec);
+        st.drop_connection();
+        self.complete(e);
+    }
+};
+
+#include <boost/asio/unyield.hpp>
+
+/// Runs one exchange of `req` for `st` (url, hp and deadline set by the caller); `req` and
+/// `st` must outlive the operation.
+template <class Token>
+auto async_exchange(exchange_state& st, request_type const& req, Token&& token) {
+    return net::async_compose<Token, void(error_code)>(exchange_op{{}, st, req}, token, st.core.ex);
+}
+
+} // namespace payouts::detail

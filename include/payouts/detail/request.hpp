@@ -1,0 +1,351 @@
+// Request building: from a provider's traits, the client's configuration and an id to the exact
+// bytes of a request. Pure (no I/O); unit-tested in tests/test_request.cpp.
+#pragma once
+
+#include <payouts/detail/url.hpp>
+#include <payouts/error.hpp>
+#include <payouts/provider.hpp>
+
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace payouts {
+
+namespace detail {
+
+namespace http = boost::beast::http;
+
+using request_type = http::request<http::string_body>;
+
+/// The environment variable of a provider setting: PAYOUTS_<NAME>_<suffix>.
+inline std::string env_name(std::string_view provider_name, std::string_view suffix) {
+    std::string s = "PAYOUTS_";
+    for (char c : provider_name)
+        s += c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c;
+    s += '_';
+    s += suffix;
+    return s;
+}
+
+// Beast copies header values verbatim, so a CR or LF here would let a value end the header and
+// start another (or the body). Every control character is refused, HTAB included: no credential
+// or configured value needs one.
+inline bool header_value_ok(std::string_view v) noexcept {
+    for (char c : v) {
+        auto const b = static_cast<unsigned char>(c);
+        if (b < 0x20 || b == 0x7f) return false;
+    }
+    return true;
+}
+
+// RFC 9110 token characters, for header names that come from provider traits.
+inline bool header_name_ok(std::string_view n) noexcept {
+    constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+    if (n.empty()) return false;
+    for (char c : n)
+        if (!(is_ascii_alpha(c) || is_ascii_digit(c) || extra.find(c) != std::string_view::npos))
+            return false;
+    return true;
+}
+
+/// \brief Checks `id` against P's id rule and appends it to `out` percent-encoded as one path
+/// segment. Integer ids (Truust) must be positive.
+template <class P>
+error_code append_id_segment(std::string& out, typename P::id_type const& id, std::string& why) {
+    std::string text;
+    if constexpr (std::integral<typename P::id_type>) {
+        if (id <= 0) {
+            why = "payout id must be a positive integer, got " + std::to_string(id);
+            return errc::invalid_id;
+        }
+        text = std::to_string(id);
+    } else {
+        text = std::string_view(id);
+    }
+    if (text.size() < P::id.min_length || text.size() > P::id.max_length) {
+        why = "payout id must be " + std::to_string(P::id.min_length) + " to " +
+              std::to_string(P::id.max_length) + " bytes long, got " + std::to_string(text.size());
+        return errc::invalid_id;
+    }
+    // "." and ".." are made of unreserved characters, yet as a segment they are dot segments
+    // that servers normalise away, moving the target.
+    if (text == "." || text == "..") {
+        why = "payout id must not be \".\" or \"..\"";
+        return errc::invalid_id;
+    }
+    append_percent_encoded(out, text);
+    return {};
+}
+
+/// Everything the generic path needs about one provider under one configuration, computed
+/// once per client and provider (it holds secrets: never logged, never in diagnostics).
+struct provider_setup {
+    std::string_view name;
+    base_url url;
+    std::string host;          // Host header value
+    std::string origin;        // connection-cache key
+    std::string target_prefix; // base path prefix + P::path up to "{id}"
+    std::string target_suffix; // P::path after "{id}"
+    std::vector<std::pair<std::string_view, std::string>> static_headers; // auth + extra
+    std::vector<std::string_view> request_id_headers;
+    std::string_view rate_limit_header;
+
+    // OAuth client credentials, when chosen.
+    bool oauth = false;
+    base_url token_url;
+    std::string token_host;
+    std::string token_origin;
+    std::string token_target;
+    std::string client_id, client_secret;
+    token_body token_format = token_body::json;
+    std::string_view audience, scope, token_header, token_prefix;
+};
+
+inline bool plaintext_refused(base_url const& u, bool allow_plaintext_loopback) {
+    return !u.tls && !(allow_plaintext_loopback && is_loopback(u));
+}
+
+/// \brief Works out P's setup from its traits and the configuration. Static credentials win
+/// when all of them are configured; otherwise the OAuth flow is used when both its credentials
+/// are. Errors: invalid_config (bad URL, plaintext not allowed, control characters in a value),
+/// missing_credentials (why names the environment variables).
+/// `base_url_override`/`token_url_override` replace the defaults when not empty;
+/// `credential(name)` returns the configured value or null.
+template <class P, class CredentialLookup>
+boost::system::result<provider_setup>
+make_provider_setup(std::string_view base_url_override, std::string_view token_url_override,
+                    CredentialLookup const& credential, environment env,
+                    bool allow_plaintext_loopback, std::string& why) {
+    auto const fail = [&](errc e, std::string w) -> boost::system::result<provider_setup> {
+        why = std::string(P::name) + ": " + std::move(w);
+        return make_error_code(e);
+    };
+    provider_setup s;
+    s.name = P::name;
+    std::string_view const url_text =
+        !base_url_override.empty() ? base_url_override : std::string_view(P::urls[env]);
+    auto u = parse_base_url(url_text, why);
+    if (!u) return fail(errc::invalid_config, why);
+    if (plaintext_refused(*u, allow_plaintext_loopback))
+        return fail(errc::invalid_config, "http:// is only allowed to a loopback host, and only "
+                                          "when client_config::allow_plaintext_loopback is set");
+    s.url = std::move(*u);
+    s.host = host_header(s.url);
+    s.origin = origin_key(s.url);
+    std::string_view const path = P::path;
+    auto const at = path.find("{id}");
+    s.target_prefix = s.url.prefix + std::string(path.substr(0, at));
+    s.target_suffix = std::string(path.substr(at + 4));
+    for (std::string_view h : P::request_id_headers)
+        s.request_id_headers.push_back(h);
+    s.rate_limit_header = P::rate_limit_remaining_header;
+
+    std::vector<std::string_view> missing;
+    for (auto const& c : P::credentials)
+        if (!credential(c.credential)) missing.push_back(c.credential);
+
+    if (missing.empty()) {
+        for (auto const& c : P::credentials) {
+            std::string const& v = *credential(c.credential);
+            if (!header_value_ok(v))
+                return fail(errc::invalid_config, "credential " + env_name(P::name, c.credential) +
+                                                      " contains a control character");
+            s.static_headers.emplace_back(c.header, std::string(c.prefix) + v);
+        }
+    } else if (P::oauth && credential("CLIENT_ID") && credential("CLIENT_SECRET")) {
+        auto const& o = *P::oauth;
+        s.oauth = true;
+        s.client_id = *credential("CLIENT_ID");
+        s.client_secret = *credential("CLIENT_SECRET");
+        // The token request body escapes both (JSON or form encoding), but they are still
+        // credentials: the same rule as for header values keeps them honest.
+        if (!header_value_ok(s.client_id) || !header_value_ok(s.client_secret))
+            return fail(errc::invalid_config, "credential " + env_name(P::name, "CLIENT_ID") +
+                                                  " or " + env_name(P::name, "CLIENT_SECRET") +
+                                                  " contains a control character");
+        std::string_view const token_text =
+            !token_url_override.empty() ? token_url_override : std::string_view(o.token_urls[env]);
+        auto t = parse_base_url(token_text, why);
+        if (!t) return fail(errc::invalid_config, "token URL: " + why);
+        if (plaintext_refused(*t, allow_plaintext_loopback))
+            return fail(errc::invalid_config, "token URL: http:// is only allowed to a loopback "
+                                              "host, and only when allowed by the configuration");
+        s.token_url = std::move(*t);
+        s.token_host = host_header(s.token_url);
+        s.token_origin = origin_key(s.token_url);
+        s.token_target = s.token_url.prefix.empty() ? "/" : s.token_url.prefix;
+        s.token_format = o.body;
+        s.audience = o.audience;
+        s.scope = o.scope;
+        s.token_header = o.header;
+        s.token_prefix = o.prefix;
+    } else {
+        std::string names;
+        for (auto m : missing) {
+            if (!names.empty()) names += ", ";
+            names += env_name(P::name, m);
+        }
+        if (P::oauth)
+            names += " (or " + env_name(P::name, "CLIENT_ID") + " and " +
+                     env_name(P::name, "CLIENT_SECRET") + ")";
+        return fail(errc::missing_credentials, "missing credentials: set " + names);
+    }
+    for (auto const& h : P::extra_headers) {
+        if (!header_name_ok(h.name) || !header_value_ok(h.value))
+            return fail(errc::invalid_config, "invalid extra header");
+        s.static_headers.emplace_back(h.name, std::string(h.value));
+    }
+    for (auto const& c : P::credentials)
+        if (!header_name_ok(c.header)) return fail(errc::invalid_config, "invalid header name");
+    if (P::oauth && !header_name_ok(P::oauth->header))
+        return fail(errc::invalid_config, "invalid header name");
+    return s;
+}
+
+/// \brief Fills `req` with the Get-Payout request for an already encoded id segment.
+/// `token` is the OAuth access token (ignored without OAuth). Returns invalid_config if a
+/// value to be sent carries a control character (nothing is sent then).
+inline error_code build_get_request(provider_setup const& s, std::string_view id_segment,
+                                    std::string_view token, std::string_view user_agent,
+                                    request_type& req, std::string& why) {
+    if (!header_value_ok(user_agent)) {
+        why = "user agent contains a control character";
+        return errc::invalid_config;
+    }
+    req = {};
+    req.method(http::verb::get);
+    req.version(11);
+    std::string target;
+    target.reserve(s.target_prefix.size() + id_segment.size() + s.target_suffix.size());
+    target += s.target_prefix;
+    target += id_segment;
+    target += s.target_suffix;
+    req.target(target);
+    req.set(http::field::host, s.host);
+    req.set(http::field::user_agent, user_agent);
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::accept_encoding, "identity");
+    if (s.oauth) {
+        if (!header_value_ok(token)) {
+            why = std::string(s.name) + ": the OAuth access token contains a control character";
+            return errc::token_request_failed;
+        }
+        std::string v;
+        v.reserve(s.token_prefix.size() + token.size());
+        v += s.token_prefix;
+        v += token;
+        req.set(s.token_header, v);
+    }
+    for (auto const& [name, value] : s.static_headers)
+        req.set(name, value);
+    return {};
+}
+
+/// The OAuth client-credentials token request of `s` (JSON or form body, per the provider).
+inline error_code build_token_request(provider_setup const& s, std::string_view user_agent,
+                                      request_type& req, std::string& why) {
+    if (!header_value_ok(user_agent)) {
+        why = "user agent contains a control character";
+        return errc::invalid_config;
+    }
+    req = {};
+    req.method(http::verb::post);
+    req.version(11);
+    req.target(s.token_target);
+    req.set(http::field::host, s.token_host);
+    req.set(http::field::user_agent, user_agent);
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::accept_encoding, "identity");
+    if (s.token_format == token_body::json) {
+        boost::json::object o;
+        o["client_id"] = s.client_id;
+        o["client_secret"] = s.client_secret;
+        if (!s.audience.empty()) o["audience"] = s.audience;
+        if (!s.scope.empty()) o["scope"] = s.scope;
+        o["grant_type"] = "client_credentials";
+        req.set(http::field::content_type, "application/json");
+        req.body() = boost::json::serialize(o);
+    } else {
+        std::string b = "grant_type=client_credentials&client_id=";
+        append_percent_encoded(b, s.client_id);
+        b += "&client_secret=";
+        append_percent_encoded(b, s.client_secret);
+        if (!s.scope.empty()) {
+            b += "&scope=";
+            append_percent_encoded(b, s.scope);
+        }
+        if (!s.audience.empty()) {
+            b += "&audience=";
+            append_percent_encoded(b, s.audience);
+        }
+        req.set(http::field::content_type, "application/x-www-form-urlencoded");
+        req.body() = std::move(b);
+    }
+    req.prepare_payload();
+    return {};
+}
+
+/// A token endpoint's answer.
+struct token_reply {
+    std::string access_token;
+    std::chrono::seconds expires_in{0}; // 0 when the endpoint did not say
+};
+
+/// \brief Reads `{"access_token": "...", "expires_in": 3600 | "3600", ...}`. An `error` member,
+/// a missing or empty token, a token with control characters or a malformed expires_in is
+/// token_request_failed (`why` never repeats the token).
+inline boost::system::result<token_reply> parse_token_reply(std::string_view body,
+                                                            std::string& why) {
+    auto const fail = [&](std::string w) -> boost::system::result<token_reply> {
+        why = "token endpoint: " + std::move(w);
+        return make_error_code(errc::token_request_failed);
+    };
+    boost::system::error_code ec;
+    auto const jv = boost::json::parse(body, ec);
+    if (ec || !jv.is_object()) return fail("the answer is not a JSON object");
+    auto const& o = jv.get_object();
+    if (auto const* e = o.if_contains("error")) {
+        std::string w = "error";
+        if (e->is_string())
+            w += " \"" + std::string(e->get_string().subview().substr(0, 100)) + "\"";
+        return fail(w);
+    }
+    token_reply r;
+    auto const* t = o.if_contains("access_token");
+    if (!t || !t->is_string() || t->get_string().empty())
+        return fail("no access_token in the answer");
+    if (!header_value_ok(t->get_string())) return fail("the access token has control characters");
+    r.access_token = t->get_string();
+    if (auto const* e = o.if_contains("expires_in"); e && !e->is_null()) {
+        std::int64_t v = -1;
+        if (e->is_int64())
+            v = e->get_int64();
+        else if (e->is_uint64())
+            v = e->get_uint64() > 100000000u ? 100000000 : std::int64_t(e->get_uint64());
+        else if (e->is_double() && e->get_double() >= 0 && e->get_double() < 1e8)
+            v = std::int64_t(e->get_double());
+        else if (e->is_string()) {
+            auto const p = parse_int64(e->get_string());
+            if (p) v = *p;
+        }
+        if (v < 0 || v > 100000000) return fail("expires_in is not a number of seconds");
+        r.expires_in = std::chrono::seconds(v);
+    }
+    return r;
+}
+
+} // namespace detail
+} // namespace payouts
