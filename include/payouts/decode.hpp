@@ -209,6 +209,34 @@ bool assemble(payout_handler<P> const& h, payout& out, std::string& why) {
     return true;
 }
 
+// With an optional envelope the payout is either the envelope's object or the root object, never
+// a mix: a body feeding some fields from inside the envelope and others from outside it is
+// ambiguous (each reading misses a field the other has).
+template <class P>
+bool one_side_of_envelope(payout_handler<P> const& h, std::string& why) {
+    constexpr field_trie const& trie = trie_of<P>;
+    if constexpr (P::envelope_optional && trie.envelope != 0) {
+        auto const inside = [&](int n) {
+            for (; n > 0; n = trie.nodes[n].parent)
+                if (n == trie.envelope) return true;
+            return false;
+        };
+        capture const* in = nullptr;
+        capture const* out = nullptr;
+        for (auto const& c : h.caps) {
+            if (c.kind == json_kind::none || c.kind == json_kind::null) continue;
+            (inside(c.node) ? in : out) = &c;
+        }
+        if (in && out) {
+            why = h.pointer_of(out->node, out->element) + ": outside the envelope " +
+                  std::string(P::envelope) + " while " + h.pointer_of(in->node, in->element) +
+                  " is inside it (the payout must come from one object)";
+            return false;
+        }
+    }
+    return true;
+}
+
 template <class P>
 std::string full_pointer(std::string_view field_pointer) {
     return std::string(P::envelope) + std::string(field_pointer);
@@ -246,7 +274,7 @@ boost::system::result<payout> decode_impl(std::string_view body, std::string& wh
                 why = "nesting deeper than " + std::to_string(max_json_depth) + " levels";
             else
                 why = where + ": expected " + std::string(h.error_expected) + ", got " +
-                      describe_got(h.error_got, {});
+                      describe_got(h.error_got, h.error_text);
         } else if (ec == boost::json::error::too_deep) {
             why = "nesting deeper than " + std::to_string(max_json_depth) + " levels";
         } else {
@@ -262,6 +290,7 @@ boost::system::result<payout> decode_impl(std::string_view body, std::string& wh
             return invalid;
         }
 
+    if (!one_side_of_envelope(h, why)) return invalid;
     payout out;
     out.provider = P::name;
     if (!assemble(h, out, why)) return invalid;

@@ -26,7 +26,8 @@ inline constexpr std::size_t max_trie_nodes = 96;
 
 struct field_trie {
     std::array<trie_node, max_trie_nodes> nodes{};
-    int size = 1; // node 0 is the document root
+    int size = 1;     // node 0 is the document root
+    int envelope = 0; // the node of the provider's envelope (0: none)
 
     constexpr int child(int n, std::string_view key) const noexcept {
         for (int c = nodes[n].first_child; c >= 0; c = nodes[c].next_sibling)
@@ -80,6 +81,7 @@ template <class P>
 constexpr field_trie build_trie() {
     field_trie t;
     int const env = t.add_path(0, P::envelope);
+    t.envelope = env;
     for (std::size_t i = 0; i < P::fields.size(); ++i) {
         t.add_field(env, P::fields[i].pointer, int(i));
         if (P::envelope_optional && env != 0) t.add_field(0, P::fields[i].pointer, int(i));

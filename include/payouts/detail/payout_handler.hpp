@@ -53,6 +53,7 @@ public:
     std::uint32_t error_element = 0;
     std::string_view error_expected;
     json_kind error_got = json_kind::none;
+    std::string error_text; // the refused scalar's text (a copy: the parser's buffers go away)
     bool error_duplicate = false;
 
     explicit payout_handler(std::string_view body)
@@ -66,7 +67,8 @@ public:
         if (n >= 0) {
             auto const& nd = trie.nodes[n];
             if (nd.leaf_fields) {
-                capture_all(n, json_kind::object, "object");
+                if (!capture_all(n, json_kind::object, "object"))
+                    return refuse(ec, n, "the field once", json_kind::none);
                 n = -1;
             } else if (nd.first_child < 0) {
                 return refuse(ec, n, "an array", json_kind::object);
@@ -83,7 +85,8 @@ public:
         if (n >= 0) {
             auto const& nd = trie.nodes[n];
             if (nd.leaf_fields) {
-                capture_all(n, json_kind::array, "array");
+                if (!capture_all(n, json_kind::array, "array"))
+                    return refuse(ec, n, "the field once", json_kind::none);
                 n = -1;
             } else if (nd.element < 0) {
                 return refuse(ec, n, n == 0 ? "a JSON object at the root" : "an object",
@@ -154,11 +157,13 @@ public:
     }
 
 private:
-    bool refuse(ec_t& ec, int node, std::string_view expected, json_kind got) {
+    bool refuse(ec_t& ec, int node, std::string_view expected, json_kind got,
+                std::string_view got_text = {}) {
         error_node = node;
         error_element = element_;
         error_expected = expected;
         error_got = got;
+        error_text.assign(got_text.substr(0, 64));
         ec = boost::json::error::syntax; // replaced by the caller, which reads the fields above
         return false;
     }
@@ -218,7 +223,7 @@ private:
         auto const& nd = trie.nodes[n];
         if (nd.leaf_fields == 0) {
             if (kind == json_kind::null) return true; // an absent object or array
-            return refuse(ec, n, nd.element >= 0 ? "an array" : "an object", kind);
+            return refuse(ec, n, nd.element >= 0 ? "an array" : "an object", kind, text);
         }
         return capture_all(n, kind, text) || refuse(ec, n, "the field once", json_kind::none);
     }
