@@ -449,6 +449,15 @@ TEST_CASE("every truncation of a real body is refused, never a crash or a payout
     check_every_prefix_refused<Truust>(fixture("truust/get-order-payout-200-from-schema.json"));
     check_every_prefix_refused<Truust>("\xEF\xBB\xBF" +
                                        fixture("truust/get-order-payout-200-from-schema.json"));
+    // Cuts inside escapes, surrogate pairs and multi-byte UTF-8 sequences.
+    std::string const escaped =
+        "{\"id\":\"pay_\\u0031\",\"st\\u0061tus\":\"Paid\",\"reference\":\"Jos\xC3\xA9 "
+        "\xE2\x82\xAC \\ud83d\\ude00 \\\"q\\\"\",\"amount\":-1500,\"currency\":\"JPY\"}";
+    auto const whole = decoded<Checkout>(escaped);
+    CHECK(whole.id == "pay_1");
+    CHECK(whole.reference == "Jos\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \"q\"");
+    check_money(whole.amount, -1500, 0, "JPY");
+    check_every_prefix_refused<Checkout>(escaped);
     // The messages say what happened.
     auto const body = fixture("druo/get-payout-200-successful.json");
     CHECK_CONTAINS(refused<Druo>(body.substr(0, 40)), "malformed JSON at byte 40");
