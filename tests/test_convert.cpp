@@ -61,8 +61,9 @@ TEST_CASE("parse_decimal refuses what is not a decimal or does not fit") {
         CHECK(d.error().expected == "a decimal number");
     }
     for (std::string_view big :
-         {"9223372036854775808", "-9223372036854775809", "12345678901234567890", "1e400", "1e19",
-          "0.0000000000000000001", "1e-19", "99999999999999999999999", "9.3e18"}) {
+         {"9223372036854775808", "9999999999999999999", "-9223372036854775809",
+          "12345678901234567890", "1e400", "1e19", "0.0000000000000000001", "1e-19",
+          "99999999999999999999999", "9.3e18"}) {
         CAPTURE(big);
         auto const d = parse_decimal(big);
         REQUIRE_FALSE(d.has_value());
@@ -86,9 +87,9 @@ TEST_CASE("parse_int64 takes an optional minus and 1 to 19 digits") {
     CHECK(parse_int64("-9223372036854775808").value() == INT64_MIN);
     static_assert(parse_int64("-9223372036854775808").value() == INT64_MIN);
     for (std::string_view bad :
-         {"9223372036854775808", "-9223372036854775809", "18446744073709551616",
-          "99999999999999999999", "-", "", "+1", "1.0", "1e2", " 1", "1 ", "0x1", "1-", "--1",
-          "20000.00", "null"}) {
+         {"9223372036854775808", "9999999999999999999", "-9223372036854775809",
+          "18446744073709551616", "99999999999999999999", "-", "", "+1", "1.0", "1e2", " 1", "1 ",
+          "0x1", "1-", "--1", "20000.00", "null"}) {
         CAPTURE(bad);
         auto const v = parse_int64(bad);
         REQUIRE_FALSE(v.has_value());
@@ -228,6 +229,39 @@ TEST_CASE("parse_rfc3339: seconds optional only with seconds_optional") {
     CHECK(parse_rfc3339("2026-04-05T09:00",
                         time_format::seconds_optional | time_format::zoneless_is_utc)
               .value() == at(2026y / April / 5, 9h));
+}
+
+TEST_CASE("parse_rfc3339: only dates a nanosecond timestamp can hold") {
+    // Go's zero time, far-future sentinels and pre-1677 dates would overflow int64 nanoseconds.
+    for (std::string_view far :
+         {"0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1600-01-01T00:00:00Z",
+          "1677-09-21T00:00:00Z", "2262-04-11T23:47:16Z", "3021-01-01T00:00:00Z"}) {
+        CAPTURE(far);
+        auto const t = parse_rfc3339(far);
+        REQUIRE_FALSE(t.has_value());
+        CHECK(t.error().expected.starts_with("an RFC 3339 date-time between"));
+    }
+    // The edges, exactly, also when the offset carries the instant across them.
+    CHECK(parse_rfc3339("1677-09-21T00:12:44Z").value().time_since_epoch().count() ==
+          -9223372036000000000);
+    CHECK(parse_rfc3339("2262-04-11T23:47:15.999999999Z").value().time_since_epoch().count() ==
+          9223372035999999999);
+    CHECK(parse_rfc3339("2262-04-11T23:47:15Z").value() ==
+          parse_rfc3339("2262-04-12T05:17:15+05:30").value());
+    for (std::string_view beyond :
+         {"1677-09-21T00:12:43Z", "2262-04-11T23:47:16Z", "2262-04-10T23:59:59.999999999-23:59",
+          "1677-09-22T00:00:00+23:59", "2262-04-11T23:00:00-01:00"}) {
+        CAPTURE(beyond);
+        auto const t = parse_rfc3339(beyond);
+        REQUIRE_FALSE(t.has_value());
+        CHECK(t.error().expected == "an RFC 3339 date-time between 1677-09-21T00:12:44Z and "
+                                    "2262-04-11T23:47:15Z");
+    }
+    CHECK(parse_rfc3339("1677-09-23T00:00:00Z").value() == at(1677y / September / 23, 0ns));
+    CHECK(parse_rfc3339("2262-04-10T23:59:59.999999999+23:59").value() ==
+          at(2262y / April / 10, 59s + 999999999ns));
+    CHECK(parse_rfc3339("1970-01-01T00:00:00Z").value() == timestamp{});
+    CHECK(parse_rfc3339("1969-12-31T23:59:59.999999999Z").value() == timestamp{} - 1ns);
 }
 
 TEST_CASE("parse_rfc3339: garbage and trailing text") {

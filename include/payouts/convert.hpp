@@ -158,8 +158,8 @@ constexpr bool has(time_format set, time_format f) noexcept {
 /// \brief Parses `YYYY-MM-DDThh:mm:ss[.f{1,9}](Z|±hh:mm)` into a UTC timestamp, to the
 /// nanosecond. `t` and `z` are accepted for `T` and `Z`. Rejects invalid dates (Feb 29 outside
 /// leap years), hours > 23, leap seconds, offsets beyond ±23:59, more than 9 fraction digits
-/// (which would lose precision), dates outside the nanosecond range (1677–2262) and any
-/// trailing text.
+/// (which would lose precision), instants outside the nanosecond range (1677-09-21T00:12:44Z
+/// to 2262-04-11T23:47:15Z, after the offset is applied) and any trailing text.
 constexpr parsed<timestamp> parse_rfc3339(std::string_view s,
                                           time_format fmt = time_format::strict) noexcept {
     constexpr conversion_error err{"an RFC 3339 date-time"};
@@ -219,13 +219,17 @@ constexpr parsed<timestamp> parse_rfc3339(std::string_view s,
     if (i != s.size()) return err;
     year_month_day const ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
     if (!ymd.ok()) return conversion_error{"an RFC 3339 date-time with a valid calendar date"};
-    // Nanoseconds in int64 reach 1677-09-21 .. 2262-04-11; stay a day inside so the offset and
-    // time of day cannot overflow either.
-    auto const day_count = sys_days{ymd}.time_since_epoch().count();
-    if (day_count < -106750 || day_count > 106750)
-        return conversion_error{"an RFC 3339 date-time between 1677-09-23 and 2262-04-10"};
-    return timestamp{sys_days{ymd}} + hours{h} + minutes{mi - offset_min} + seconds{sec} +
-           nanoseconds{ns};
+    // Nanoseconds in int64 reach 1677-09-21T00:12:43.145224192Z .. 2262-04-11T23:47:16.854775807Z.
+    // Check the instant in whole seconds (which cannot overflow) after the offset is applied: a
+    // day's margin on the date alone is not enough with offsets up to ±23:59.
+    long long const secs = sys_days{ymd}.time_since_epoch().count() * 86400LL + h * 3600LL +
+                           (mi - offset_min) * 60LL + sec;
+    constexpr long long min_secs = INT64_MIN / 1'000'000'000;     // whole seconds, fraction >= 0
+    constexpr long long max_secs = INT64_MAX / 1'000'000'000 - 1; // room for the fraction
+    if (secs < min_secs || secs > max_secs)
+        return conversion_error{
+            "an RFC 3339 date-time between 1677-09-21T00:12:44Z and 2262-04-11T23:47:15Z"};
+    return timestamp{seconds{secs}} + nanoseconds{ns};
 }
 
 } // namespace payouts
