@@ -20,6 +20,7 @@
 #include <boost/asio/compose.hpp>
 #include <boost/asio/coroutine.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
@@ -42,11 +43,13 @@ struct fetch_state {
     fetch_state(std::shared_ptr<client_core> c, diagnostics* d)
         : core(std::move(c))
         , ex(*core)
+        , done(core->ex)
         , out_diag(d) {}
 
     std::shared_ptr<client_core> core; // first: destroyed last
     std::shared_ptr<provider_slot> prov;
     exchange_state ex;
+    net::steady_timer done; // cancelled when the attempt loop has finished
     std::string id_segment;
     request_type req;
     payout result;
@@ -58,9 +61,8 @@ struct fetch_state {
     error_code final_ec;
     error_code attempt_ec;
     std::string attempt_why;
-    unsigned attempts = 0; // counted against the retry policy
-    unsigned requests = 0; // HTTP requests sent or tried (diagnostics::attempts)
-    bool suspended = false;
+    unsigned attempts = 0;  // counted against the retry policy
+    unsigned requests = 0;  // HTTP requests sent or tried (diagnostics::attempts)
     bool refreshed = false; // the OAuth token was renewed after a 401 already
     bool refresh_now = false;
     bool attempt_retryable = false;
@@ -112,6 +114,19 @@ inline std::string_view header_or_empty(http::fields const& f, std::string_view 
     return it == f.end() ? std::string_view() : std::string_view(it->value());
 }
 
+// diagnostics::rate_limit_remaining, where this version of diagnostics has it.
+template <class D>
+void set_rate_limit_remaining(D& d, std::string_view v) {
+    if constexpr (requires { d.rate_limit_remaining = 0LL; }) {
+        while (!v.empty() && v.front() == ' ')
+            v.remove_prefix(1);
+        while (!v.empty() && v.back() == ' ')
+            v.remove_suffix(1);
+        auto const n = parse_int64(v);
+        d.rate_limit_remaining = n && *n >= 0 ? *n : -1;
+    }
+}
+
 template <class P>
 void interpret_response(fetch_state<P>& st) {
     auto& res = st.ex.parser->get();
@@ -123,8 +138,10 @@ void interpret_response(fetch_state<P>& st) {
             st.diag.request_id.assign(v.substr(0, 256));
             break;
         }
-    if (!st.prov->setup.rate_limit_header.empty())
+    if (!st.prov->setup.rate_limit_header.empty()) {
         st.rate_limit_remaining = header_or_empty(res, st.prov->setup.rate_limit_header);
+        set_rate_limit_remaining(st.diag, st.rate_limit_remaining);
+    }
     st.diag.provider_code.clear();
     st.diag.provider_message.clear();
     auto const is_not_found_code = [](std::string_view code) {
@@ -175,12 +192,14 @@ void interpret_response(fetch_state<P>& st) {
 
 #include <boost/asio/yield.hpp>
 
+// The attempt loop. Its type depends on P only, not on the caller's completion handler, so the
+// heavy transport templates are instantiated once per provider; fetch_op (per handler) waits for
+// it on st.done and completes.
 template <class P>
-struct fetch_op : net::coroutine {
+struct fetch_driver : net::coroutine {
     std::shared_ptr<fetch_state<P>> sp;
 
-    template <class Self>
-    void operator()(Self& self, error_code ec = {}, std::size_t = 0) {
+    void operator()(error_code ec = {}, std::size_t = 0) {
         auto& st = *sp;
         auto& cfg = st.core->cfg;
         reenter(*this) {
@@ -202,8 +221,7 @@ struct fetch_op : net::coroutine {
                     start_token_flight(st.core, st.prov);
                     st.ex.timer.expires_at(st.ex.deadline);
                     st.prov->token.waiters.push(st.ex.w);
-                    st.suspended = true;
-                    yield st.ex.timer.async_wait(std::move(self));
+                    yield st.ex.timer.async_wait(std::move(*this));
                     st.prov->token.waiters.remove(st.ex.w);
                     if (st.ex.aborted != abort_reason::none) {
                         st.attempt_ec = st.ex.abort_error();
@@ -230,8 +248,7 @@ struct fetch_op : net::coroutine {
                 }
                 if (!st.attempt_ec) {
                     st.diag.host = st.prov->setup.host;
-                    st.suspended = true;
-                    yield async_exchange(st.ex, st.req, std::move(self));
+                    yield async_exchange(st.ex, st.req, std::move(*this));
                     if (ec) {
                         st.attempt_ec = ec;
                         st.attempt_retryable = ec == condition::retryable;
@@ -266,17 +283,32 @@ struct fetch_op : net::coroutine {
                     st.emit(fetch_event_kind::retry_scheduled, delay);
                     st.ex.timer.expires_after(delay);
                 }
-                st.suspended = true;
-                yield st.ex.timer.async_wait(std::move(self));
+                yield st.ex.timer.async_wait(std::move(*this));
                 if (st.ex.aborted != abort_reason::none) st.final_ec = st.ex.abort_error();
             }
-            if (!st.suspended) {
-                // Never complete inside the initiating call.
-                st.suspended = true;
-                yield net::post(st.core->ex, std::move(self));
-            }
-            finish(self);
+            st.done.cancel();
         }
+    }
+};
+
+template <class P>
+struct fetch_op {
+    std::shared_ptr<fetch_state<P>> sp;
+    bool started = false;
+
+    template <class Self>
+    void operator()(Self& self, error_code = {}) {
+        if (!started) {
+            // The driver ends by cancelling st.done: completion always goes through this wait, so
+            // it never happens inside the initiating call, even when nothing is sent at all.
+            started = true;
+            auto st = sp;
+            st->done.expires_at(steady::time_point::max());
+            st->done.async_wait(std::move(self));
+            fetch_driver<P>{{}, std::move(st)}();
+            return;
+        }
+        finish(self);
     }
 
     template <class Self>
@@ -298,11 +330,27 @@ struct fetch_op : net::coroutine {
 
 #include <boost/asio/unyield.hpp>
 
+template <class H>
+struct is_slot_binder : std::false_type {};
+template <class T, class S>
+struct is_slot_binder<net::cancellation_slot_binder<T, S>> : std::true_type {};
+
 template <class P>
 struct fetch_initiation {
+    // Everything touches the client, which belongs to its executor: a fetch initiated from
+    // another thread (use_future) starts there; from the executor itself it starts inline.
     template <class Handler>
     void operator()(Handler&& handler, std::shared_ptr<client_core> core, typename P::id_type id,
                     diagnostics* diag) const {
+        auto const io = core->ex;
+        net::dispatch(
+            io, [h = std::forward<Handler>(handler), core = std::move(core), id = std::move(id),
+                 diag]() mutable { start(std::move(h), std::move(core), std::move(id), diag); });
+    }
+
+    template <class Handler>
+    static void start(Handler handler, std::shared_ptr<client_core> core, typename P::id_type id,
+                      diagnostics* diag) {
         auto st = std::make_shared<fetch_state<P>>(std::move(core), diag);
         auto& c = *st->core;
         st->start = steady::now();
@@ -333,9 +381,16 @@ struct fetch_initiation {
             slot.template emplace<fetch_cancel_handler>(&st->ex);
         }
         auto const io = c.ex;
-        auto bound = net::bind_cancellation_slot(net::cancellation_slot(), std::move(handler));
-        net::async_compose<decltype(bound), void(error_code, payout)>(
-            fetch_op<P>{{}, std::move(st)}, bound, io);
+        // The operation's own slot stays empty: the caller's slot holds our handler instead.
+        auto bound = [&] {
+            if constexpr (is_slot_binder<Handler>::value)
+                return net::bind_cancellation_slot(net::cancellation_slot(),
+                                                   std::move(handler.get()));
+            else
+                return net::bind_cancellation_slot(net::cancellation_slot(), std::move(handler));
+        }();
+        net::async_compose<decltype(bound), void(error_code, payout)>(fetch_op<P>{std::move(st)},
+                                                                      bound, io);
     }
 };
 

@@ -2,10 +2,12 @@
 // exact, unified payout. Include this header for everything.
 #pragma once
 
+#include <payouts/client.hpp>
 #include <payouts/convert.hpp>
 #include <payouts/decode.hpp>
 #include <payouts/diagnostics.hpp>
 #include <payouts/error.hpp>
+#include <payouts/fetch.hpp>
 #include <payouts/json.hpp>
 #include <payouts/payout.hpp>
 #include <payouts/provider.hpp>

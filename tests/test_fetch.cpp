@@ -1,0 +1,993 @@
+// The transport half of fetch, against a real HTTPS server on 127.0.0.1 (tests/support): exact
+// requests, every completion-token style, status handling, retries and deadlines, broken
+// responses, TLS verification, cancellation, OAuth, and many fetches at once.
+#include <payouts/payouts.hpp>
+
+#include "support/https_server.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+using namespace payouts;
+using namespace std::chrono_literals;
+namespace net = boost::asio;
+using test_support::reply;
+using test_support::request_record;
+using test_support::server;
+
+namespace {
+
+std::string fixture(std::string const& rel) {
+    std::ifstream in(std::string(PAYOUTS_FIXTURES_DIR) + "/" + rel, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), rel);
+    std::ostringstream os;
+    os << in.rdbuf();
+    return os.str();
+}
+
+std::string yuno_body(std::string const& id, std::string const& status = "SUCCEEDED") {
+    return R"({"id":")" + id + R"(","status":")" + status +
+           R"(","amount":{"value":10.01,"currency":"BRL"}})";
+}
+
+using creds = std::map<std::string, std::string, std::less<>>;
+
+client_config config_for(server const& srv) {
+    client_config c;
+    c.use_system_roots = false;
+    c.ca_pem = srv.ca_pem();
+    c.retry.backoff_base = 1ms;
+    c.retry.backoff_cap = 4ms;
+    c.deadline = 5s;
+    c.user_agent = "payouts-test/1";
+    return c;
+}
+
+void add_provider(client_config& c, std::string const& name, std::string base, creds cr,
+                  std::string token_url = {}) {
+    c.providers[name] = provider_config{std::move(base), std::move(token_url), std::move(cr)};
+}
+
+// Runs `body` on `ioc` until it finishes; rethrows what it throws.
+template <class F>
+void run(net::io_context& ioc, F&& body) {
+    std::exception_ptr err;
+    bool done = false;
+    net::co_spawn(ioc, std::forward<F>(body), [&](std::exception_ptr e) {
+        err = e;
+        done = true;
+        ioc.stop();
+    });
+    ioc.restart();
+    ioc.run();
+    REQUIRE(done);
+    if (err) std::rethrow_exception(err);
+}
+
+struct outcome {
+    error_code ec;
+    payout p;
+    diagnostics d;
+};
+
+// Fetches and runs `ioc` (the server included) until that fetch completes. Tests keep their
+// checks out of coroutines: GCC 12 builds big coroutine bodies full of assertions very slowly.
+template <class P>
+outcome get(net::io_context& ioc, client& c, typename P::id_type id) {
+    outcome o;
+    bool done = false;
+    fetch<P>(c, std::move(id), o.d, [&](error_code ec, payout p) {
+        o.ec = ec;
+        o.p = std::move(p);
+        done = true;
+    });
+    ioc.restart();
+    while (!done && ioc.run_one()) {
+    }
+    REQUIRE(done);
+    return o;
+}
+
+void pump(net::io_context& ioc, std::chrono::milliseconds d) {
+    ioc.restart();
+    ioc.run_for(d);
+}
+
+net::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+    net::steady_timer t(co_await net::this_coro::executor, d);
+    co_await t.async_wait(net::use_awaitable);
+}
+
+std::vector<std::string> header_names(request_record const& r) {
+    std::vector<std::string> n;
+    for (auto const& [k, v] : r.headers)
+        n.push_back(k);
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("each provider: the exact request on the wire, and the decoded payout") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const& r) {
+        if (r.target == "/yuno/payouts/1c58426d-2c1b-4476-b3c0-447a8c683466")
+            return reply::json(200, fixture("yuno/get-payout-200-succeeded-usd.json"));
+        if (r.target == "/payouts/trx_1f4dc72b-5b76-432c-8f4f-e0919aaff3f5")
+            return reply::json(200, fixture("druo/get-payout-200-successful.json"));
+        if (r.target == "/ck/payments/pay_gwlowf7eap7uzm4cyaaqoq62au") {
+            auto rep = reply::json(200, fixture("checkout/get-payout-200-returned-gbp.json"));
+            rep.headers.emplace_back("Cko-Request-Id", "req-123");
+            return rep;
+        }
+        if (r.target == "/api/v1/payouts/pay_2x7n4q8z0w1a2b3c4d5e6f7g") {
+            auto rep = reply::json(200, fixture("introw/get-payout-200-pending-review.json"));
+            rep.headers.emplace_back("x-ratelimit-remaining-minute", "59");
+            return rep;
+        }
+        if (r.target == "/2.0/orders/789/payout")
+            return reply::json(200, fixture("truust/get-order-payout-200-from-schema.json"));
+        return reply::json(404, "{}");
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "yuno", srv.url("/yuno"),
+                 {{"PUBLIC_API_KEY", "pk_y"}, {"PRIVATE_SECRET_KEY", "sk_y"}});
+    add_provider(cfg, "druo", srv.url(), {{"ACCESS_TOKEN", "tok_d"}});
+    add_provider(cfg, "checkout", srv.url("/ck/"), {{"SECRET_KEY", "sk_sbox_c"}});
+    add_provider(cfg, "introw", srv.url("", "localhost"), {{"API_KEY", "ik"}});
+    add_provider(cfg, "truust", srv.url("/2.0"), {{"SECRET_KEY", "sk_stage_t"}});
+    std::vector<std::string> rate_limit;
+    cfg.on_event = [&](fetch_event const& e) {
+        if (e.kind == fetch_event_kind::attempt_end && !e.rate_limit_remaining.empty())
+            rate_limit.emplace_back(e.rate_limit_remaining);
+    };
+    client c(ioc, cfg);
+    std::string const host = "127.0.0.1:" + std::to_string(srv.port());
+    auto const common = [&](request_record const& r, std::string const& h = {}) {
+        CHECK(r.method == "GET");
+        CHECK(r.header("Host") == (h.empty() ? host : h));
+        CHECK(r.header("User-Agent") == "payouts-test/1");
+        CHECK(r.header("Accept") == "application/json");
+        CHECK(r.header("Accept-Encoding") == "identity");
+        CHECK(r.body.empty());
+    };
+
+    {
+        auto y = get<Yuno>(ioc, c, "1c58426d-2c1b-4476-b3c0-447a8c683466");
+        REQUIRE_MESSAGE(!y.ec, y.ec.message(), " ", y.d.message);
+        CHECK(y.p.provider == "yuno");
+        CHECK(y.p.status == payout_status::paid);
+        CHECK(y.p.amount == money{100, 0, "USD"});
+        CHECK(y.d.http_status == 200);
+        CHECK(y.d.attempts == 1);
+        CHECK(y.d.host == host);
+        auto const& ry = srv.requests.back();
+        common(ry);
+        CHECK(ry.header("public-api-key") == "pk_y");
+        CHECK(ry.header("private-secret-key") == "sk_y");
+        CHECK(header_names(ry) == std::vector<std::string>{"Host", "User-Agent", "Accept",
+                                                           "Accept-Encoding", "public-api-key",
+                                                           "private-secret-key"});
+
+        auto d = get<Druo>(ioc, c, "trx_1f4dc72b-5b76-432c-8f4f-e0919aaff3f5");
+        REQUIRE_MESSAGE(!d.ec, d.d.message);
+        CHECK(d.p.provider == "druo");
+        auto const& rd = srv.requests.back();
+        common(rd);
+        CHECK(rd.header("Authorization") == "Bearer tok_d");
+        CHECK(rd.header("DRUO-Version") == "2021-11-22");
+        CHECK(rd.headers.size() == 6);
+
+        auto k = get<Checkout>(ioc, c, "pay_gwlowf7eap7uzm4cyaaqoq62au");
+        REQUIRE_MESSAGE(!k.ec, k.d.message);
+        CHECK(k.p.status == payout_status::returned);
+        CHECK(k.p.request_id == "req-123");
+        CHECK(k.d.request_id == "req-123");
+        auto const& rk = srv.requests.back();
+        common(rk);
+        CHECK(rk.header("Authorization") == "Bearer sk_sbox_c");
+        CHECK(rk.headers.size() == 5);
+
+        auto i = get<Introw>(ioc, c, "pay_2x7n4q8z0w1a2b3c4d5e6f7g");
+        REQUIRE_MESSAGE(!i.ec, i.d.message);
+        CHECK(i.p.status == payout_status::pending);
+        CHECK_FALSE(i.p.request_id.has_value());
+        auto const& ri = srv.requests.back();
+        common(ri, "localhost:" + std::to_string(srv.port()));
+        CHECK(ri.header("x-api-key") == "ik");
+        CHECK(ri.headers.size() == 5);
+
+        auto t = get<Truust>(ioc, c, 789);
+        REQUIRE_MESSAGE(!t.ec, t.d.message);
+        CHECK(t.p.id == "789");
+        CHECK(t.p.status == payout_status::paid);
+        CHECK(t.p.raw == fixture("truust/get-order-payout-200-from-schema.json"));
+        auto const& rt = srv.requests.back();
+        common(rt);
+        CHECK(rt.header("Authorization") == "Bearer sk_stage_t");
+    }
+    CHECK(srv.requests.size() == 5);
+    // One connection for 127.0.0.1 (reused by four fetches) and one for "localhost".
+    CHECK(srv.connections == 2);
+    CHECK(rate_limit == std::vector<std::string>{"59"});
+}
+
+// One test body, run through every completion-token style.
+TEST_CASE("every completion token style") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const& r) {
+        if (r.target == "/payouts/missing") return reply::json(404, R"({"code":"NOT_FOUND"})");
+        return reply::json(200, yuno_body(r.target.substr(std::string("/payouts/").size())));
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    auto const check_ok = [](error_code ec, payout const& p, std::string const& id) {
+        CHECK_MESSAGE(!ec, ec.message());
+        CHECK(p.id == id);
+        CHECK(p.status == payout_status::paid);
+    };
+
+    SUBCASE("plain callback, never inside the initiating call") {
+        int calls = 0;
+        bool returned = false;
+        fetch<Yuno>(c, "cb1", [&](error_code ec, payout p) {
+            CHECK(returned);
+            check_ok(ec, p, "cb1");
+            ++calls;
+        });
+        // An immediate failure (the id is refused before any I/O) still completes later.
+        diagnostics d;
+        fetch<Yuno>(c, "", d, [&](error_code ec, payout) {
+            CHECK(returned);
+            CHECK(ec == errc::invalid_id);
+            CHECK(ec == condition::invalid_input);
+            ++calls;
+        });
+        returned = true;
+        while (calls < 2 && ioc.run_one()) {
+        }
+        CHECK(calls == 2);
+        CHECK_FALSE(d.message.empty());
+        CHECK(d.attempts == 0);
+    }
+    SUBCASE("use_awaitable: success returns, failure throws system_error") {
+        run(ioc, [&]() -> net::awaitable<void> {
+            auto p = co_await fetch<Yuno>(c, "aw1", net::use_awaitable);
+            check_ok({}, p, "aw1");
+            try {
+                co_await fetch<Yuno>(c, "missing", net::use_awaitable);
+                FAIL("no exception");
+            } catch (boost::system::system_error const& e) {
+                CHECK(e.code() == errc::not_found);
+                CHECK(e.code() == condition::not_found);
+            }
+        });
+    }
+    SUBCASE("deferred, the default token") {
+        run(ioc, [&]() -> net::awaitable<void> {
+            auto op = fetch<Yuno>(c, "df1"); // nothing happens until it is awaited
+            CHECK(srv.requests.empty());
+            auto p = co_await std::move(op);
+            check_ok({}, p, "df1");
+            auto p2 = co_await fetch<Yuno>(c, "df2", net::deferred);
+            check_ok({}, p2, "df2");
+        });
+    }
+    SUBCASE("as_tuple(use_awaitable)") {
+        run(ioc, [&]() -> net::awaitable<void> {
+            auto [ec, p] = co_await fetch<Yuno>(c, "tp1", net::as_tuple(net::use_awaitable));
+            check_ok(ec, p, "tp1");
+            auto [ec2, p2] = co_await fetch<Yuno>(c, "missing", net::as_tuple(net::use_awaitable));
+            CHECK(ec2 == errc::not_found);
+            CHECK(p2.id.empty());
+        });
+    }
+    SUBCASE("use_future, the io_context running on another thread") {
+        auto work = net::make_work_guard(ioc);
+        std::thread t([&] { ioc.run(); });
+        auto f = fetch<Yuno>(c, "fu1", net::use_future);
+        auto p = f.get();
+        auto f2 = fetch<Yuno>(c, "missing", net::use_future);
+        CHECK_THROWS_AS(f2.get(), boost::system::system_error);
+        // Destroy the client on its executor: it is not thread-safe.
+        net::post(ioc, [&] { ioc.stop(); });
+        t.join();
+        check_ok({}, p, "fu1");
+    }
+    SUBCASE("the card form: co_await fetch<Yuno>(id) with the environment's default client") {
+        auto const ca = std::filesystem::temp_directory_path() /
+                        ("payouts-test-ca-" + std::to_string(srv.port()) + ".pem");
+        std::ofstream(ca) << srv.ca_pem();
+        ::setenv("PAYOUTS_YUNO_BASE_URL", srv.url().c_str(), 1);
+        ::setenv("PAYOUTS_YUNO_PUBLIC_API_KEY", "p", 1);
+        ::setenv("PAYOUTS_YUNO_PRIVATE_SECRET_KEY", "s", 1);
+        ::setenv("PAYOUTS_CA_FILE", ca.c_str(), 1);
+        ::setenv("PAYOUTS_TIMEOUT_MS", "5000", 1);
+        ::unsetenv("PAYOUTS_INTROW_API_KEY");
+        run(ioc, [&]() -> net::awaitable<void> {
+            auto p = co_await fetch<Yuno>("card1");
+            check_ok({}, p, "card1");
+            auto p2 = co_await fetch<Yuno>("card2"); // the same default client, same connection
+            check_ok({}, p2, "card2");
+            try {
+                co_await fetch<Introw>("x");
+                FAIL("no exception");
+            } catch (boost::system::system_error const& e) {
+                CHECK(e.code() == errc::missing_credentials);
+                CHECK(std::string(e.what()).find("PAYOUTS_INTROW_API_KEY") != std::string::npos);
+            }
+        });
+        CHECK(srv.connections == 1);
+        for (auto v : {"PAYOUTS_YUNO_BASE_URL", "PAYOUTS_YUNO_PUBLIC_API_KEY",
+                       "PAYOUTS_YUNO_PRIVATE_SECRET_KEY", "PAYOUTS_CA_FILE", "PAYOUTS_TIMEOUT_MS"})
+            ::unsetenv(v);
+        std::filesystem::remove(ca);
+    }
+}
+
+TEST_CASE("statuses: 401, 403, 404, provider not-found codes, redirects, 501") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const& r) {
+        auto const id = r.target.substr(r.target.rfind('/') + 1);
+        if (id == "s401") return reply::json(401, R"({"message":"Unauthenticated."})");
+        if (id == "s403") return reply::json(403, "");
+        if (id == "s404") return reply::json(404, "<html>not here</html>");
+        if (id == "y400") return reply::json(400, R"({"code":"NOT_FOUND","messages":["gone"]})");
+        if (id == "y400b")
+            return reply::json(400, R"({"code":"INVALID_REQUEST","messages":["bad"]})");
+        if (id == "s302") {
+            auto rep = reply::json(302, "");
+            rep.headers.emplace_back("Location", "https://elsewhere.example/");
+            return rep;
+        }
+        if (id == "s501") return reply::json(501, "");
+        if (id == "bad") return reply::json(200, R"({"id": true, "status": "SUCCEEDED"})");
+        return reply::json(200, yuno_body(id));
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    std::vector<fetch_event> events;
+    std::vector<std::string> messages;
+    cfg.on_event = [&](fetch_event const& e) {
+        events.push_back(e);
+        messages.emplace_back(e.message);
+    };
+    client c(ioc, cfg);
+    {
+        auto o = get<Yuno>(ioc, c, "s401");
+        CHECK(o.ec == errc::unauthorized);
+        CHECK(o.ec == condition::auth);
+        CHECK(o.d.http_status == 401);
+        CHECK(o.d.attempts == 1);
+
+        o = get<Yuno>(ioc, c, "s403");
+        CHECK(o.ec == errc::forbidden);
+        CHECK(o.d.provider_code.empty());
+        o = get<Yuno>(ioc, c, "s404");
+        CHECK(o.ec == errc::not_found);
+        CHECK(o.d.http_status == 404);
+        o = get<Yuno>(ioc, c, "y400");
+        CHECK(o.ec == errc::not_found);
+        CHECK(o.d.provider_code == "NOT_FOUND");
+        CHECK(o.d.provider_message == "gone");
+        o = get<Yuno>(ioc, c, "y400b");
+        CHECK(o.ec == errc::unexpected_status);
+        CHECK(o.d.provider_code == "INVALID_REQUEST");
+        auto const before = srv.requests.size();
+        o = get<Yuno>(ioc, c, "s302");
+        CHECK(o.ec == errc::unexpected_status);
+        CHECK(srv.requests.size() == before + 1); // never followed
+        CHECK(o.d.message.find("redirect") != std::string::npos);
+        o = get<Yuno>(ioc, c, "s501");
+        CHECK(o.ec == errc::unexpected_status);
+        CHECK(o.d.attempts == 1);
+        o = get<Yuno>(ioc, c, "bad");
+        CHECK(o.ec == errc::invalid_response);
+        CHECK(o.d.attempts == 1);
+        CHECK(o.d.message.find("/id") != std::string::npos);
+    }
+    bool saw_decode_error = false;
+    for (auto const& e : events)
+        saw_decode_error = saw_decode_error || e.kind == fetch_event_kind::decode_error;
+    CHECK(saw_decode_error);
+    for (auto const& m : messages) {
+        CHECK(m.find("Bearer") == std::string::npos);
+        CHECK(m.find("t\n") == std::string::npos);
+    }
+}
+
+TEST_CASE("retries: 429 with Retry-After, 500 and 503, inside the deadline") {
+    net::io_context ioc;
+    std::map<std::string, int> seen;
+    std::map<std::string, std::vector<reply>> plans;
+    server srv(ioc, [&](request_record const& r) {
+        auto const id = r.target.substr(r.target.rfind('/') + 1);
+        auto& plan = plans[id];
+        int const n = seen[id]++;
+        if (n < int(plan.size())) return plan[std::size_t(n)];
+        return reply::json(200, yuno_body(id));
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    std::vector<fetch_event> events;
+    cfg.on_event = [&](fetch_event const& e) { events.push_back(e); };
+    client c(ioc, cfg);
+    auto r429 = [](std::string after) {
+        auto r = reply::json(429, R"({"code":"TOO_MANY"})");
+        if (!after.empty()) r.headers.emplace_back("Retry-After", after);
+        return r;
+    };
+
+    {
+        // 500, 503, then 200: three attempts in all, a success.
+        plans["a"] = {reply::json(500, ""), reply::json(503, "")};
+        auto o = get<Yuno>(ioc, c, "a");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(o.d.attempts == 3);
+        CHECK(seen["a"] == 3);
+
+        // Three 503s: the policy's three attempts, then the last error.
+        plans["b"] = {reply::json(503, ""), reply::json(503, ""), reply::json(503, "")};
+        o = get<Yuno>(ioc, c, "b");
+        CHECK(o.ec == errc::provider_unavailable);
+        CHECK(o.ec == condition::retryable);
+        CHECK(o.d.attempts == 3);
+        CHECK(seen["b"] == 3);
+
+        // 429 with Retry-After: 1 is waited for (about a second), then success.
+        plans["c"] = {r429("1")};
+        auto const t0 = std::chrono::steady_clock::now();
+        o = get<Yuno>(ioc, c, "c");
+        auto const waited = std::chrono::steady_clock::now() - t0;
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(o.d.attempts == 2);
+        CHECK(waited >= 950ms);
+        CHECK(waited < 3s);
+
+        // A Retry-After as an HTTP-date in the past: no wait.
+        plans["d"] = {r429("Sun, 06 Nov 1994 08:49:37 GMT")};
+        o = get<Yuno>(ioc, c, "d");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(o.d.elapsed < 1s);
+
+        // 404 and 400 are final: one attempt.
+        plans["e"] = {reply::json(404, "")};
+        o = get<Yuno>(ioc, c, "e");
+        CHECK(o.ec == errc::not_found);
+        CHECK(seen["e"] == 1);
+    }
+    int scheduled = 0;
+    for (auto const& e : events)
+        scheduled += e.kind == fetch_event_kind::retry_scheduled;
+    CHECK(scheduled == 2 + 2 + 1 + 1);
+    // Retries reuse the keep-alive connection.
+    CHECK(srv.connections == 1);
+}
+
+TEST_CASE("a wait that does not fit in the deadline fails at once with the last error") {
+    net::io_context ioc;
+    int hits = 0;
+    server srv(ioc, [&](request_record const&) {
+        ++hits;
+        auto r = reply::json(429, "");
+        r.headers.emplace_back("Retry-After", "10");
+        return r;
+    });
+    auto cfg = config_for(srv);
+    cfg.deadline = 2s;
+    add_provider(cfg, "introw", srv.url(), {{"API_KEY", "k"}});
+    client c(ioc, cfg);
+    {
+        auto o = get<Introw>(ioc, c, "x");
+        CHECK(o.ec == errc::rate_limited);
+        CHECK(o.d.attempts == 1);
+        CHECK(o.d.elapsed < 1s);
+        CHECK(o.d.http_status == 429);
+    }
+    CHECK(hits == 1);
+
+    // Clamped by max_retry_after, the same wait fits.
+    cfg.retry.max_retry_after = 50ms;
+    client c2(ioc, cfg);
+    hits = 0;
+    {
+        auto o = get<Introw>(ioc, c2, "x");
+        CHECK(o.ec == errc::rate_limited);
+        CHECK(o.d.attempts == 3);
+        CHECK(o.d.elapsed >= 100ms);
+        CHECK(o.d.elapsed < 1s);
+    }
+    CHECK(hits == 3);
+}
+
+TEST_CASE("stale keep-alive connection: one silent retry on a fresh connection") {
+    net::io_context ioc;
+    server srv(ioc, [&](request_record const& r) {
+        auto rep = reply::json(200, yuno_body(r.target.substr(r.target.rfind('/') + 1)));
+        rep.close = true; // keep-alive on the wire, yet the server closes right after
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    cfg.retry.max_attempts = 1; // the stale retry is not an attempt
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    {
+        auto o = get<Yuno>(ioc, c, "k1");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(c.idle_connections() == 1);
+        pump(ioc, 50ms); // the server's close arrives
+        for (int i = 2; i <= 4; ++i) {
+            o = get<Yuno>(ioc, c, "k" + std::to_string(i));
+            CHECK_MESSAGE(!o.ec, o.d.message);
+            CHECK(o.d.attempts == 1);
+            CHECK(o.p.id == "k" + std::to_string(i));
+        }
+    }
+    CHECK(srv.requests.size() == 4);
+    CHECK(srv.connections == 4);
+}
+
+TEST_CASE("broken responses: truncated, oversized, EOF-delimited, compressed") {
+    net::io_context ioc;
+    std::string const big(5000, 'x');
+    server srv(ioc, [&](request_record const& r) {
+        auto const id = r.target.substr(r.target.rfind('/') + 1);
+        reply rep;
+        if (id == "truncated") {
+            rep.raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":\"trunc";
+            rep.close = true;
+        } else if (id == "big") {
+            rep = reply::json(200, R"({"id":"big","status":"SUCCEEDED","pad":")" + big + "\"}");
+        } else if (id == "bigchunked") {
+            rep = reply::json(200, R"({"id":"big","status":"SUCCEEDED","pad":")" + big + "\"}");
+            rep.chunked = true;
+        } else if (id == "bigheaders") {
+            rep = reply::json(200, yuno_body(id));
+            rep.headers.emplace_back("X-Pad", std::string(9000, 'h'));
+        } else if (id == "eof") {
+            rep.raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + yuno_body(id);
+            rep.close = true;
+        } else if (id == "gzip") {
+            rep = reply::json(200, yuno_body(id));
+            rep.headers.emplace_back("Content-Encoding", "gzip");
+        } else if (id == "identity") {
+            rep = reply::json(200, yuno_body(id));
+            rep.headers.emplace_back("Content-Encoding", "Identity");
+        } else if (id == "chunked") {
+            rep = reply::json(200, yuno_body(id));
+            rep.chunked = true;
+        } else if (id == "garbage") {
+            rep.raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+        } else if (id == "notjson") {
+            rep = reply::json(200, "<html>");
+        }
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    cfg.body_limit = 1000;
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    {
+        auto o = get<Yuno>(ioc, c, "truncated");
+        CHECK(o.ec == condition::retryable); // a transport failure before a complete response
+        CHECK(o.d.attempts == 3);
+        o = get<Yuno>(ioc, c, "big");
+        CHECK(o.ec == errc::body_too_large);
+        CHECK(o.d.attempts == 1);
+        o = get<Yuno>(ioc, c, "bigchunked");
+        CHECK(o.ec == errc::body_too_large);
+        o = get<Yuno>(ioc, c, "bigheaders");
+        CHECK(o.ec == errc::body_too_large);
+        o = get<Yuno>(ioc, c, "eof");
+        CHECK(o.ec == errc::unsupported_encoding);
+        CHECK(o.d.attempts == 1);
+        o = get<Yuno>(ioc, c, "gzip");
+        CHECK(o.ec == errc::unsupported_encoding);
+        o = get<Yuno>(ioc, c, "identity");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        o = get<Yuno>(ioc, c, "chunked");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(o.p.id == "chunked");
+        o = get<Yuno>(ioc, c, "notjson");
+        CHECK(o.ec == errc::invalid_response);
+    }
+    // Error responses never put their connection back.
+    CHECK(c.idle_connections() <= 1);
+}
+
+TEST_CASE("a stalled server: timeout near the deadline, the connection closed") {
+    net::io_context ioc;
+    server srv(ioc, [&](request_record const&) {
+        reply r;
+        r.stall = true;
+        return r;
+    });
+    auto cfg = config_for(srv);
+    cfg.deadline = 400ms;
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    {
+        auto o = get<Yuno>(ioc, c, "slow");
+        CHECK(o.ec == errc::timeout);
+        CHECK(o.ec == condition::retryable);
+        CHECK(o.d.elapsed >= 390ms);
+        CHECK(o.d.elapsed < 900ms);
+        CHECK(o.d.attempts == 1);
+        CHECK(c.idle_connections() == 0);
+        pump(ioc, 50ms);
+    }
+    CHECK(srv.closed_by_client == 1);
+}
+
+TEST_CASE("TLS: an untrusted CA or a wrong host name fails the handshake; nothing is sent") {
+    net::io_context ioc;
+    auto ok = [](request_record const& r) {
+        return reply::json(200, yuno_body(r.target.substr(r.target.rfind('/') + 1)));
+    };
+    server srv(ioc, ok);
+    test_support::server_options wrong_name;
+    wrong_name.pki.dns_names = {"payouts.invalid"};
+    wrong_name.pki.ip_addresses = {"127.0.0.2"};
+    server other(ioc, ok, wrong_name);
+    auto const yuno = creds{{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}};
+
+    SUBCASE("untrusted CA") {
+        auto cfg = config_for(srv);
+        cfg.ca_pem = other.ca_pem(); // trusts a CA that did not sign srv's certificate
+        add_provider(cfg, "yuno", srv.url(), yuno);
+        client c(ioc, cfg);
+        {
+            auto o = get<Yuno>(ioc, c, "x");
+            CHECK(o.ec.category() == net::error::get_ssl_category());
+            CHECK_FALSE(o.ec == condition::retryable);
+            CHECK(o.d.attempts == 1);
+            CHECK(o.d.message.find("TLS handshake") != std::string::npos);
+            pump(ioc, 20ms);
+        }
+        CHECK(srv.requests.empty());
+        CHECK(srv.handshakes == 0);
+    }
+    SUBCASE("certificate for another name, by IP literal and by host name") {
+        auto cfg = config_for(other);
+        add_provider(cfg, "yuno", other.url(), yuno);
+        add_provider(cfg, "introw", other.url("", "localhost"), {{"API_KEY", "k"}});
+        client c(ioc, cfg);
+        {
+            auto o = get<Yuno>(ioc, c, "x");
+            CHECK(o.ec.category() == net::error::get_ssl_category());
+            auto o2 = get<Introw>(ioc, c, "x");
+            CHECK(o2.ec.category() == net::error::get_ssl_category());
+            pump(ioc, 20ms);
+        }
+        CHECK(other.requests.empty());
+        CHECK(other.handshakes == 0);
+    }
+    SUBCASE("the right CA and name work; system roots alone do not trust the test CA") {
+        auto cfg = config_for(srv);
+        add_provider(cfg, "yuno", srv.url("", "localhost"), yuno);
+        client c(ioc, cfg);
+        cfg.ca_pem.clear();
+        cfg.use_system_roots = true;
+        client sys(ioc, cfg);
+        {
+            auto o = get<Yuno>(ioc, c, "x");
+            CHECK_MESSAGE(!o.ec, o.d.message);
+            auto o2 = get<Yuno>(ioc, sys, "x");
+            CHECK(o2.ec.category() == net::error::get_ssl_category());
+        }
+        CHECK(srv.requests.size() == 1);
+    }
+    SUBCASE("a CA file that cannot be read: invalid_config, nothing sent") {
+        auto cfg = config_for(srv);
+        cfg.ca_file = "/nonexistent/ca.pem";
+        add_provider(cfg, "yuno", srv.url(), yuno);
+        client c(ioc, cfg);
+        CHECK(c.config_error() == errc::invalid_config);
+        {
+            auto o = get<Yuno>(ioc, c, "x");
+            CHECK(o.ec == errc::invalid_config);
+            CHECK(o.d.message.find("/nonexistent/ca.pem") != std::string::npos);
+        }
+        CHECK(srv.connections == 0);
+    }
+}
+
+TEST_CASE("ids cannot change the target; control characters in values are refused") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const&) { return reply::json(200, yuno_body("x")); });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "yuno", srv.url("/base"),
+                 {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    add_provider(cfg, "introw", srv.url(), {{"API_KEY", "k\r\nX-Injected: 1"}});
+    add_provider(cfg, "druo", srv.url(), {{"ACCESS_TOKEN", std::string("a\0b", 3)}});
+    client c(ioc, cfg);
+    std::vector<std::pair<std::string, std::string>> const cases{
+        {"../../admin", "/base/payouts/..%2F..%2Fadmin"},
+        {"x?admin=1#f", "/base/payouts/x%3Fadmin%3D1%23f"},
+        {"a/b", "/base/payouts/a%2Fb"},
+        {"%2e%2e", "/base/payouts/%252e%252e"},
+        {"x\r\nHost: evil", "/base/payouts/x%0D%0AHost%3A%20evil"},
+        {std::string("x\0y", 3), "/base/payouts/x%00y"},
+        {"x y", "/base/payouts/x%20y"},
+    };
+    {
+        for (auto const& [id, target] : cases) {
+            get<Yuno>(ioc, c, id);
+            REQUIRE(!srv.requests.empty());
+            CHECK(srv.requests.back().target == target);
+            CHECK(srv.requests.back().header("Host") == "127.0.0.1:" + std::to_string(srv.port()));
+        }
+        auto const sent = srv.requests.size();
+        for (std::string id : std::vector<std::string>{"", ".", "..", std::string(65, 'a')}) {
+            auto o = get<Yuno>(ioc, c, id);
+            CHECK(o.ec == errc::invalid_id);
+        }
+        auto o = get<Introw>(ioc, c, "x");
+        CHECK(o.ec == errc::invalid_config);
+        CHECK(o.d.message.find("PAYOUTS_INTROW_API_KEY") != std::string::npos);
+        CHECK(o.d.message.find("X-Injected") == std::string::npos);
+        o = get<Druo>(ioc, c, "x");
+        CHECK(o.ec == errc::invalid_config);
+        auto o2 = get<Checkout>(ioc, c, "x");
+        CHECK(o2.ec == errc::missing_credentials);
+        CHECK(o2.d.message.find("PAYOUTS_CHECKOUT_SECRET_KEY") != std::string::npos);
+        CHECK(srv.requests.size() == sent);
+    }
+    for (auto const& r : srv.requests)
+        CHECK_FALSE(r.has_header("X-Injected"));
+
+    cfg.user_agent = "ua\r\nX-Injected: 1";
+    client bad(ioc, cfg);
+    CHECK(bad.config_error() == errc::invalid_config);
+}
+
+TEST_CASE("plaintext http only to loopback, only when allowed") {
+    net::io_context ioc;
+    test_support::server_options plain;
+    plain.tls = false;
+    server srv(
+        ioc, [](request_record const&) { return reply::json(200, yuno_body("p")); }, plain);
+    client_config cfg;
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client refused(ioc, cfg);
+    cfg.allow_plaintext_loopback = true;
+    client allowed(ioc, cfg);
+    {
+        auto o = get<Yuno>(ioc, refused, "p");
+        CHECK(o.ec == errc::invalid_config);
+        CHECK(srv.connections == 0);
+        o = get<Yuno>(ioc, allowed, "p");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(o.p.id == "p");
+    }
+}
+
+TEST_CASE("cancellation mid-request closes the connection and completes with operation_aborted") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const& r) {
+        reply rep = reply::json(200, yuno_body("fast"));
+        if (r.target.ends_with("/slow")) rep.stall = true;
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+
+    SUBCASE("a cancellation signal") {
+        net::cancellation_signal sig;
+        error_code got;
+        bool done = false;
+        fetch<Yuno>(c, "slow", net::bind_cancellation_slot(sig.slot(), [&](error_code ec, payout) {
+                        got = ec;
+                        done = true;
+                        // Let the server notice the close, then stop.
+                        net::post(ioc, [&] { net::post(ioc, [&] { ioc.stop(); }); });
+                    }));
+        net::steady_timer t(ioc, 100ms);
+        t.async_wait([&](error_code) { sig.emit(net::cancellation_type::terminal); });
+        auto const t0 = std::chrono::steady_clock::now();
+        ioc.run_for(2s);
+        CHECK(done);
+        CHECK(got == net::error::operation_aborted);
+        CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+        CHECK(c.idle_connections() == 0);
+        CHECK(srv.closed_by_client == 1);
+    }
+    SUBCASE("awaitable operators: the fetch loses a race against a timer, then a fetch works") {
+        using namespace net::experimental::awaitable_operators;
+        std::size_t winner = 99;
+        run(ioc, [&]() -> net::awaitable<void> {
+            auto r = co_await (fetch<Yuno>(c, "slow", net::use_awaitable) || sleep_for(100ms));
+            winner = r.index();
+        });
+        CHECK(winner == 1);
+        pump(ioc, 20ms);
+        CHECK(srv.closed_by_client == 1);
+        CHECK(c.idle_connections() == 0);
+        auto o = get<Yuno>(ioc, c, "fast");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(srv.connections == 2);
+    }
+}
+
+TEST_CASE("OAuth: token on first use, cached, refreshed once on 401, one request for many") {
+    net::io_context ioc;
+    int tokens = 0;
+    std::string current;
+    std::set<std::string> refuse; // tokens the API answers 401 to
+    std::string token_body;
+    server srv(ioc, [&](request_record const& r) {
+        if (r.target == "/oauth/token") {
+            ++tokens;
+            token_body = r.body;
+            current = "T" + std::to_string(tokens);
+            auto rep = reply::json(200, R"({"access_token":")" + current +
+                                            R"(","expires_in":"3600","token_type":"Bearer"})");
+            rep.delay = 30ms;
+            return rep;
+        }
+        auto const auth = r.header("Authorization");
+        if (auth.rfind("Bearer ", 0) != 0 || refuse.count(auth.substr(7)))
+            return reply::json(401, R"({"errors":[{"code":"UNAUTHORIZED"}]})");
+        return reply::json(200, R"({"payout":{"uuid":")" + r.target.substr(9) +
+                                    R"(","status":"SUCCESSFUL"}})");
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "druo", srv.url(), {{"CLIENT_ID", "cid"}, {"CLIENT_SECRET", "csecret"}},
+                 srv.url("/oauth/token"));
+    std::vector<std::string> event_text;
+    cfg.on_event = [&](fetch_event const& e) { event_text.emplace_back(e.message); };
+    client c(ioc, cfg);
+    {
+        auto o = get<Druo>(ioc, c, "trx_1");
+        REQUIRE_MESSAGE(!o.ec, o.d.message);
+        CHECK(o.p.id == "trx_1");
+        CHECK(tokens == 1);
+        auto const jv = boost::json::parse(token_body);
+        CHECK(jv.at("client_id") == "cid");
+        CHECK(jv.at("client_secret") == "csecret");
+        CHECK(jv.at("audience") == "https://druo-merchant-api.com");
+        CHECK(jv.at("grant_type") == "client_credentials");
+        CHECK(srv.requests.back().header("Authorization") == "Bearer T1");
+        CHECK(srv.requests.back().header("DRUO-Version") == "2021-11-22");
+
+        o = get<Druo>(ioc, c, "trx_2"); // cached
+        CHECK(!o.ec);
+        CHECK(tokens == 1);
+
+        refuse.insert("T1"); // revoked: one 401, a new token, success
+        o = get<Druo>(ioc, c, "trx_3");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(tokens == 2);
+        CHECK(o.d.attempts == 2);
+
+        refuse.insert("T2");
+        refuse.insert("T3"); // refused again after the renewal: unauthorized, no loop
+        o = get<Druo>(ioc, c, "trx_4");
+        CHECK(o.ec == errc::unauthorized);
+        CHECK(tokens == 3);
+        CHECK(o.d.attempts == 2);
+        CHECK(o.d.provider_code == "UNAUTHORIZED");
+        refuse.clear();
+    }
+
+    // Twenty fetches needing a token at once: one token request.
+    client fresh(ioc, cfg);
+    tokens = 0;
+    int ok = 0;
+    for (int i = 0; i < 20; ++i)
+        fetch<Druo>(fresh, "trx_" + std::to_string(i), [&, i](error_code ec, payout p) {
+            CHECK_MESSAGE(!ec, ec.message());
+            CHECK(p.id == "trx_" + std::to_string(i));
+            if (++ok == 20) ioc.stop();
+        });
+    ioc.restart();
+    ioc.run_for(5s);
+    CHECK(ok == 20);
+    CHECK(tokens == 1);
+    for (auto const& t : event_text) {
+        CHECK(t.find("csecret") == std::string::npos);
+        CHECK(t.find("Bearer T") == std::string::npos);
+    }
+}
+
+TEST_CASE("OAuth token endpoint failures: form-encoded Checkout flow") {
+    net::io_context ioc;
+    int tokens = 0;
+    std::string form;
+    server srv(ioc, [&](request_record const& r) {
+        if (r.target == "/connect/token") {
+            ++tokens;
+            form = r.body;
+            if (tokens == 1)
+                return reply::json(400, R"({"error":"invalid_client","error_description":"no"})");
+            if (tokens == 2) return reply::json(503, "");
+            return reply::json(200, R"({"access_token":"CK","expires_in":3600})");
+        }
+        return reply::json(200, R"({"id":"pay_1","status":"Paid","amount":100,"currency":"EUR"})");
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "checkout", srv.url(), {{"CLIENT_ID", "ck id"}, {"CLIENT_SECRET", "s&s"}},
+                 srv.url("/connect/token"));
+    client c(ioc, cfg);
+    {
+        auto o = get<Checkout>(ioc, c, "pay_1");
+        CHECK(o.ec == errc::token_request_failed);
+        CHECK(o.ec == condition::auth);
+        CHECK(o.d.provider_code == "invalid_client");
+        CHECK(o.d.http_status == 400);
+        CHECK(tokens == 1);
+        CHECK(form == "grant_type=client_credentials&client_id=ck%20id&client_secret=s%26s"
+                      "&scope=gateway%3Apayment-details");
+        // 503 from the token endpoint is retried like any 503.
+        o = get<Checkout>(ioc, c, "pay_1");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(tokens == 3);
+        CHECK(srv.requests.back().header("Authorization") == "Bearer CK");
+    }
+}
+
+TEST_CASE("500 concurrent fetches over a small pool: every result right") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const& r) {
+        return reply::json(200, yuno_body(r.target.substr(r.target.rfind('/') + 1)));
+    });
+    auto cfg = config_for(srv);
+    cfg.max_connections_per_host = 8;
+    cfg.idle_connections_per_host = 8;
+    cfg.deadline = 30s;
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    int right = 0, done = 0;
+    for (int i = 0; i < 500; ++i) {
+        auto const id = "id-" + std::to_string(i);
+        fetch<Yuno>(c, id, [&, id](error_code ec, payout p) {
+            if (!ec && p.id == id && p.amount == money{1001, 2, "BRL"}) ++right;
+            if (++done == 500) ioc.stop();
+        });
+    }
+    ioc.run_for(30s);
+    CHECK(done == 500);
+    CHECK(right == 500);
+    CHECK(srv.requests.size() == 500);
+    CHECK(srv.connections <= 8);
+    CHECK(c.idle_connections() == srv.connections);
+}
+
+TEST_CASE("a client destroyed while fetches run: they complete, nothing dangles") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const&) {
+        auto r = reply::json(200, yuno_body("late"));
+        r.delay = 50ms;
+        return r;
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    int ok = 0, done = 0;
+    {
+        client c(ioc, cfg);
+        for (int i = 0; i < 3; ++i)
+            fetch<Yuno>(c, "late", [&](error_code ec, payout p) {
+                ok += !ec && p.id == "late";
+                if (++done == 3) ioc.stop();
+            });
+    }
+    ioc.run_for(3s);
+    CHECK(ok == 3);
+}
