@@ -25,6 +25,9 @@ struct diagnostics {
     std::string host;             ///< the host the last attempt went to
     unsigned attempts = 0;        ///< HTTP attempts made (1 when no retry happened)
     std::chrono::milliseconds elapsed{0}; ///< from the start of the fetch to its completion
+    /// Requests left in the provider's rate-limit window, from its header on the last response
+    /// (Introw's x-ratelimit-remaining-minute); -1 when the provider did not say.
+    long long rate_limit_remaining = -1;
 
     /// Resets every field to its initial value.
     void clear() { *this = diagnostics{}; }

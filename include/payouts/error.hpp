@@ -5,6 +5,7 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/describe/enum.hpp>
 #include <boost/system/error_category.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/error_condition.hpp>
@@ -35,6 +36,10 @@ enum class errc {
     amount_out_of_range,  ///< an amount does not fit in 64 bits at the required scale
     token_request_failed, ///< the OAuth token endpoint did not give a usable token
 };
+BOOST_DESCRIBE_ENUM(errc, invalid_id, missing_credentials, invalid_config, unauthorized, forbidden,
+                    not_found, rate_limited, provider_unavailable, unexpected_status,
+                    invalid_response, body_too_large, timeout, unsupported_encoding, inexact_amount,
+                    amount_out_of_range, token_request_failed)
 
 /// \brief Classes of errors, for decisions: is it worth retrying, is it about credentials,
 /// was the payout simply not there. They classify this library's codes and transport codes

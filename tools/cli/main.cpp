@@ -1,0 +1,440 @@
+// payouts: look up payouts from a terminal. Credentials and base URLs come from the same
+// PAYOUTS_* environment variables as the library's default client, never from argv.
+#include <payouts/payouts.hpp>
+
+#include "../common/table.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/describe/enum_to_string.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/mp11/algorithm.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+namespace net = boost::asio;
+using payouts::error_code;
+
+// Exit codes by error class; `payouts --help` lists them.
+enum exit_code : int {
+    exit_ok = 0,
+    exit_usage = 2,
+    exit_config = 3,
+    exit_auth = 4,
+    exit_not_found = 5,
+    exit_network = 6,
+    exit_provider = 7,
+    exit_decode = 8,
+    exit_batch_failures = 9,
+};
+
+constexpr char const* help_text = R"(usage:
+  payouts get <provider> <id> [--format table|json] [--env sandbox|production] [--verbose]
+  payouts batch <provider> <ids-file|-> [--concurrency N] [--format jsonl|csv]
+                [--env sandbox|production]
+  payouts --help
+
+providers: truust druo checkout yuno introw
+
+Credentials and URLs come from the environment (never from arguments):
+  PAYOUTS_ENVIRONMENT            sandbox (default) or production
+  PAYOUTS_<PROVIDER>_BASE_URL    base URL, path prefix included
+  PAYOUTS_<PROVIDER>_TOKEN_URL   OAuth token URL (druo, checkout)
+  PAYOUTS_CA_FILE                an extra trusted CA (PEM)
+  PAYOUTS_TIMEOUT_MS             overall deadline per fetch (default 30000)
+  PAYOUTS_TRUUST_SECRET_KEY
+  PAYOUTS_DRUO_ACCESS_TOKEN, or PAYOUTS_DRUO_CLIENT_ID + PAYOUTS_DRUO_CLIENT_SECRET
+  PAYOUTS_CHECKOUT_SECRET_KEY, or PAYOUTS_CHECKOUT_CLIENT_ID + PAYOUTS_CHECKOUT_CLIENT_SECRET
+  PAYOUTS_YUNO_PUBLIC_API_KEY + PAYOUTS_YUNO_PRIVATE_SECRET_KEY
+  PAYOUTS_INTROW_API_KEY
+
+batch reads one id per line (blank lines are skipped) and writes exactly one line per id, in
+input order, then a summary by status on stderr (with a progress bar when stderr is a terminal).
+
+exit codes:
+  0  success (batch: every id fetched)
+  2  usage: unknown command, provider, option or format
+  3  configuration: missing credentials, bad URL, CA or environment value
+  4  authentication: credentials refused (401, 403) or token request failed
+  5  not found: the provider does not know the payout
+  6  network or TLS: connect, handshake, certificate, timeout, reset
+  7  provider: 429 after retries, 5xx, unexpected status
+  8  decode: the response is not a valid payout, too large or badly encoded
+  9  batch: at least one id failed (each failure is on its own line)
+)";
+
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct options {
+    std::string command, provider, target;
+    std::string format;
+    std::optional<payouts::environment> env;
+    std::size_t concurrency = 8;
+    bool verbose = false;
+};
+
+options parse_args(int argc, char** argv) {
+    options o;
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i) {
+        std::string const a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw usage_error(a + " needs a value");
+            return argv[++i];
+        };
+        if (a == "--help" || a == "-h") {
+            o.command = "help";
+            return o;
+        } else if (a == "--format") {
+            o.format = value();
+        } else if (a == "--env") {
+            auto const v = value();
+            if (v == "sandbox")
+                o.env = payouts::environment::sandbox;
+            else if (v == "production")
+                o.env = payouts::environment::production;
+            else
+                throw usage_error("--env must be sandbox or production");
+        } else if (a == "--concurrency") {
+            auto const v = value();
+            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), o.concurrency);
+            if (ec != std::errc() || p != v.data() + v.size() || o.concurrency == 0 ||
+                o.concurrency > 4096)
+                throw usage_error("--concurrency must be a number from 1 to 4096");
+        } else if (a == "--verbose" || a == "-v") {
+            o.verbose = true;
+        } else if (a.size() > 1 && a[0] == '-' && a != "-") {
+            throw usage_error("unknown option " + a);
+        } else {
+            positional.push_back(a);
+        }
+    }
+    if (positional.empty()) throw usage_error("missing command");
+    o.command = positional[0];
+    if (o.command != "get" && o.command != "batch")
+        throw usage_error("unknown command " + o.command);
+    if (positional.size() != 3)
+        throw usage_error(o.command + " takes <provider> and " +
+                          (o.command == "get" ? "<id>" : "<ids-file|->"));
+    o.provider = positional[1];
+    o.target = positional[2];
+    if (o.format.empty()) o.format = o.command == "get" ? "table" : "jsonl";
+    bool const format_ok = o.command == "get" ? (o.format == "table" || o.format == "json")
+                                              : (o.format == "jsonl" || o.format == "csv");
+    if (!format_ok) throw usage_error("unknown format " + o.format + " for " + o.command);
+    return o;
+}
+
+int exit_for(error_code ec) {
+    using payouts::errc;
+    if (!ec) return exit_ok;
+    if (ec.category() == payouts::payouts_category()) {
+        switch (static_cast<errc>(ec.value())) {
+        case errc::invalid_id:
+            return exit_usage;
+        case errc::missing_credentials:
+        case errc::invalid_config:
+            return exit_config;
+        case errc::unauthorized:
+        case errc::forbidden:
+        case errc::token_request_failed:
+            return exit_auth;
+        case errc::not_found:
+            return exit_not_found;
+        case errc::timeout:
+            return exit_network;
+        case errc::rate_limited:
+        case errc::provider_unavailable:
+        case errc::unexpected_status:
+            return exit_provider;
+        case errc::invalid_response:
+        case errc::body_too_large:
+        case errc::unsupported_encoding:
+        case errc::inexact_amount:
+        case errc::amount_out_of_range:
+            return exit_decode;
+        }
+    }
+    return exit_network; // Asio, SSL and Beast transport errors
+}
+
+// "not_found" for our codes, "<category>:<value>" for transport codes.
+std::string error_name(error_code ec) {
+    if (ec.category() == payouts::payouts_category())
+        return boost::describe::enum_to_string(static_cast<payouts::errc>(ec.value()), "error");
+    return std::string(ec.category().name()) + ":" + std::to_string(ec.value());
+}
+
+boost::json::object error_json(error_code ec, payouts::diagnostics const& d) {
+    boost::json::object e{{"code", error_name(ec)}, {"message", ec.message()}};
+    if (!d.message.empty()) e["detail"] = d.message;
+    if (d.http_status) e["http_status"] = d.http_status;
+    if (!d.provider_code.empty()) e["provider_code"] = d.provider_code;
+    if (!d.provider_message.empty()) e["provider_message"] = d.provider_message;
+    if (!d.request_id.empty()) e["request_id"] = d.request_id;
+    if (d.attempts) e["attempts"] = d.attempts;
+    return e;
+}
+
+void print_error(error_code ec, payouts::diagnostics const& d) {
+    std::cerr << "payouts: " << error_name(ec) << ": " << ec.message();
+    if (!d.message.empty()) std::cerr << ": " << d.message;
+    std::cerr << '\n';
+    if (d.http_status) std::cerr << "  http status: " << d.http_status << '\n';
+    if (!d.provider_code.empty() || !d.provider_message.empty())
+        std::cerr << "  provider said: " << d.provider_code << ' ' << d.provider_message << '\n';
+    if (!d.request_id.empty()) std::cerr << "  request id: " << d.request_id << '\n';
+    if (d.attempts)
+        std::cerr << "  attempts: " << d.attempts << ", " << d.elapsed.count() << " ms\n";
+}
+
+payouts::client_config load_config(options const& o) {
+    payouts::diagnostics d;
+    auto r = [&]<class... Ps>(boost::mp11::mp_list<Ps...>) {
+        return payouts::config_from_environment<Ps...>(d);
+    }(payouts::all_providers{});
+    if (!r) {
+        print_error(r.error(), d);
+        std::exit(exit_config);
+    }
+    if (o.env) r->env = *o.env;
+    return std::move(*r);
+}
+
+// Prints, for --verbose, what each attempt sent and got. Header values that carry
+// credentials are never known here: only their names are shown.
+template <class P>
+void verbose_hook(payouts::client_config& cfg) {
+    std::string headers =
+        "Accept: application/json, Accept-Encoding: identity, User-Agent: " + cfg.user_agent;
+    for (auto const& h : P::extra_headers)
+        headers += ", " + std::string(h.name) + ": " + std::string(h.value);
+    for (auto const& c : P::credentials)
+        headers += ", " + std::string(c.header) + ": <redacted>";
+    cfg.on_event = [headers](payouts::fetch_event const& e) {
+        using k = payouts::fetch_event_kind;
+        switch (e.kind) {
+        case k::attempt_start:
+            std::cerr << "> attempt " << e.attempt << ": GET " << e.host << " [" << headers
+                      << "]\n";
+            break;
+        case k::attempt_end:
+            std::cerr << "< attempt " << e.attempt << ": status " << e.http_status << " after "
+                      << e.elapsed.count() << " ms";
+            if (e.error) std::cerr << " (" << e.error.message() << ")";
+            if (!e.rate_limit_remaining.empty())
+                std::cerr << ", rate limit remaining " << e.rate_limit_remaining;
+            std::cerr << '\n';
+            break;
+        case k::retry_scheduled:
+            std::cerr << "  retry in " << e.delay.count() << " ms\n";
+            break;
+        case k::decode_error:
+            std::cerr << "  decode error: " << e.message << '\n';
+            break;
+        }
+    };
+}
+
+template <class P>
+std::optional<typename P::id_type> parse_id(std::string const& text) {
+    using id_t = typename P::id_type;
+    if constexpr (std::is_integral_v<id_t>) {
+        id_t v{};
+        auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
+        return v;
+    } else {
+        return id_t(text);
+    }
+}
+
+template <class P>
+int run_get(options const& o) {
+    auto cfg = load_config(o);
+    if (o.verbose) verbose_hook<P>(cfg);
+    auto id = parse_id<P>(o.target);
+    if (!id) {
+        std::cerr << "payouts: invalid_id: " << P::name << " ids are integers\n";
+        return exit_usage;
+    }
+    net::io_context ioc;
+    payouts::client cl(ioc, std::move(cfg));
+    payouts::diagnostics diag;
+    error_code result_ec;
+    payouts::payout result;
+    payouts::fetch<P>(cl, *id, diag, [&](error_code ec, payouts::payout p) {
+        result_ec = ec;
+        result = std::move(p);
+    });
+    ioc.run();
+    if (result_ec) {
+        print_error(result_ec, diag);
+        return exit_for(result_ec);
+    }
+    if (o.format == "json") {
+        std::cout << boost::json::serialize(boost::json::value_from(result)) << '\n';
+    } else {
+        auto const cols = payouts_tools::payout_columns();
+        payouts_tools::write_table(std::cout, cols, {payouts_tools::payout_cells(result)});
+    }
+    return exit_ok;
+}
+
+std::string csv_field(std::string_view s) {
+    if (s.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(s);
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+template <class P>
+int run_batch(options const& o) {
+    auto cfg = load_config(o);
+    std::vector<std::string> lines;
+    {
+        std::ifstream file;
+        if (o.target != "-") {
+            file.open(o.target);
+            if (!file) {
+                std::cerr << "payouts: cannot read " << o.target << '\n';
+                return exit_usage;
+            }
+        }
+        std::istream& in = o.target == "-" ? std::cin : file;
+        for (std::string line; std::getline(in, line);) {
+            auto const b = line.find_first_not_of(" \t\r");
+            if (b == std::string::npos) continue;
+            auto const e = line.find_last_not_of(" \t\r");
+            lines.push_back(line.substr(b, e - b + 1));
+        }
+    }
+    // Ids that do not even parse are answered in place; the rest go to fetch_many.
+    std::vector<typename P::id_type> ids;
+    std::vector<std::size_t> input_of; // fetch_many index -> line index
+    std::vector<bool> parsed(lines.size(), false);
+    for (std::size_t i = 0; i < lines.size(); ++i)
+        if (auto id = parse_id<P>(lines[i])) {
+            ids.push_back(std::move(*id));
+            input_of.push_back(i);
+            parsed[i] = true;
+        }
+
+    std::map<std::string, std::size_t> by_status;
+    std::size_t failures = 0, written = 0;
+    bool const tty = ::isatty(2) == 1;
+    if (o.format == "csv")
+        std::cout << "id,ok,status,provider_status,amount,currency,reference,reason,created_at,"
+                     "updated_at,error,detail\n";
+
+    auto emit = [&](std::string const& text, error_code ec, payouts::payout const* p,
+                    payouts::diagnostics const& d) {
+        ++written;
+        if (ec) {
+            ++failures;
+            ++by_status["error:" + error_name(ec)];
+        } else {
+            ++by_status[std::string(payouts::to_string(p->status))];
+        }
+        if (o.format == "jsonl") {
+            boost::json::object line{{"id", text}, {"ok", !ec}};
+            if (ec) {
+                line["error"] = error_json(ec, d);
+            } else {
+                auto v = boost::json::value_from(*p);
+                v.as_object().erase("raw");
+                line["payout"] = std::move(v);
+            }
+            std::cout << boost::json::serialize(line) << '\n';
+        } else {
+            auto opt = [](auto const& o2) { return o2 ? payouts_tools::detail::cell(*o2) : ""; };
+            std::cout << csv_field(text) << ',' << (ec ? "false" : "true") << ',';
+            if (ec) {
+                std::cout << ",,,,,,,," << csv_field(error_name(ec)) << ',' << csv_field(d.message)
+                          << '\n';
+            } else {
+                std::cout << payouts::to_string(p->status) << ',' << csv_field(p->provider_status)
+                          << ',' << (p->amount ? p->amount->to_decimal_string() : "") << ','
+                          << (p->amount ? p->amount->currency : "") << ','
+                          << csv_field(opt(p->reference)) << ',' << csv_field(opt(p->reason)) << ','
+                          << opt(p->created_at) << ',' << opt(p->updated_at) << ",,\n";
+            }
+        }
+        if (tty) {
+            std::size_t const width = 40, done = written * width / lines.size();
+            std::fprintf(stderr, "\r[%s%s] %zu/%zu", std::string(done, '#').c_str(),
+                         std::string(width - done, '.').c_str(), written, lines.size());
+        }
+    };
+    std::size_t next_line = 0;
+    auto emit_unparsed_until = [&](std::size_t line) {
+        for (; next_line < line; ++next_line)
+            if (!parsed[next_line]) {
+                payouts::diagnostics d;
+                d.message = std::string(P::name) + " ids are integers";
+                emit(lines[next_line], payouts::errc::invalid_id, nullptr, d);
+            }
+    };
+
+    net::io_context ioc;
+    payouts::client cl(ioc, std::move(cfg));
+    payouts::batch_options bo;
+    bo.concurrency = o.concurrency;
+    payouts::fetch_many<P>(
+        cl, std::move(ids), bo,
+        [&](payouts::batch_result&& r) {
+            std::size_t const line = input_of[r.index];
+            emit_unparsed_until(line);
+            emit(lines[line], r.ec, r.ec ? nullptr : &r.value, r.diag);
+            next_line = line + 1;
+        },
+        [](error_code) {});
+    ioc.run();
+    emit_unparsed_until(lines.size());
+    std::cout.flush();
+    if (tty) std::fputc('\n', stderr);
+    std::cerr << "summary: " << lines.size() << " ids";
+    for (auto const& [k, n] : by_status)
+        std::cerr << ", " << k << " " << n;
+    std::cerr << '\n';
+    return failures ? exit_batch_failures : exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) try {
+    options const o = parse_args(argc, argv);
+    if (o.command == "help") {
+        std::cout << help_text;
+        return exit_ok;
+    }
+    int rc = -1;
+    boost::mp11::mp_for_each<payouts::all_providers>([&]<class P>(P) {
+        if (P::name == o.provider) rc = o.command == "get" ? run_get<P>(o) : run_batch<P>(o);
+    });
+    if (rc < 0) throw usage_error("unknown provider " + o.provider);
+    return rc;
+} catch (usage_error const& e) {
+    std::cerr << "payouts: " << e.what() << "\n\n" << help_text;
+    return exit_usage;
+} catch (std::exception const& e) {
+    std::cerr << "payouts: " << e.what() << '\n';
+    return exit_network;
+}
