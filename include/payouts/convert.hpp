@@ -164,33 +164,26 @@ constexpr parsed<timestamp> parse_rfc3339(std::string_view s,
                                           time_format fmt = time_format::strict) noexcept {
     constexpr conversion_error err{"an RFC 3339 date-time"};
     using namespace std::chrono;
-    std::size_t i = 0;
-    auto num = [&](int width, int& out) {
-        if (i + std::size_t(width) > s.size()) return false;
-        int v = 0;
-        for (int k = 0; k < width; ++k, ++i) {
-            char const c = s[i];
-            if (c < '0' || c > '9') return false;
-            v = v * 10 + (c - '0');
-        }
-        out = v;
-        return true;
+    // Two digits at s[k], s[k + 1] as a number, or -1.
+    auto two = [&](std::size_t k) {
+        unsigned const a = unsigned(s[k]) - '0', b = unsigned(s[k + 1]) - '0';
+        return a < 10 && b < 10 ? int(a * 10 + b) : -1;
     };
-    auto lit = [&](char a, char b = 0) {
-        if (i < s.size() && (s[i] == a || (b && s[i] == b))) {
-            ++i;
-            return true;
-        }
-        return false;
-    };
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-    if (!num(4, y) || !lit('-') || !num(2, mo) || !lit('-') || !num(2, d) || !lit('T', 't') ||
-        !num(2, h) || !lit(':') || !num(2, mi))
+    // The fixed part, "YYYY-MM-DDThh:mm", by position.
+    if (s.size() < 16 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+        s[13] != ':')
         return err;
+    int const y_hi = two(0), y_lo = two(2), mo = two(5), d = two(8), h = two(11), mi = two(14);
+    if ((y_hi | y_lo | mo | d | h | mi) < 0) return err;
+    int const y = y_hi * 100 + y_lo;
+    std::size_t i = 16;
+    int sec = 0;
     long long ns = 0;
-    if (lit(':')) {
-        if (!num(2, sec)) return err;
-        if (lit('.')) {
+    if (i < s.size() && s[i] == ':') {
+        if (i + 3 > s.size() || (sec = two(i + 1)) < 0) return err;
+        i += 3;
+        if (i < s.size() && s[i] == '.') {
+            ++i;
             int fd = 0;
             for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++fd) {
                 if (fd == 9)
@@ -207,23 +200,34 @@ constexpr parsed<timestamp> parse_rfc3339(std::string_view s,
     }
     if (h > 23 || mi > 59 || sec > 59) return err;
     int offset_min = 0;
-    if (lit('Z', 'z')) {
+    if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+        ++i;
     } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-        bool const neg = s[i++] == '-';
-        int oh = 0, om = 0;
-        if (!num(2, oh) || !lit(':') || !num(2, om) || oh > 23 || om > 59) return err;
+        bool const neg = s[i] == '-';
+        if (i + 6 > s.size() || s[i + 3] != ':') return err;
+        int const oh = two(i + 1), om = two(i + 4);
+        if (oh < 0 || om < 0 || oh > 23 || om > 59) return err;
         offset_min = (oh * 60 + om) * (neg ? -1 : 1);
+        i += 6;
     } else if (!has(fmt, time_format::zoneless_is_utc)) {
         return conversion_error{"an RFC 3339 date-time with a zone (Z or ±hh:mm)"};
     }
     if (i != s.size()) return err;
-    year_month_day const ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
-    if (!ymd.ok()) return conversion_error{"an RFC 3339 date-time with a valid calendar date"};
+    // The calendar check and the day count (days from civil, proleptic Gregorian).
+    bool const leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    constexpr unsigned char month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || d > month_days[mo - 1] + (mo == 2 && leap))
+        return conversion_error{"an RFC 3339 date-time with a valid calendar date"};
+    int const yy = y - (mo <= 2);
+    int const era = (yy >= 0 ? yy : yy - 399) / 400;
+    int const yoe = yy - era * 400;
+    int const doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1;
+    int const doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    long long const day_count = (long long)era * 146097 + doe - 719468;
     // Nanoseconds in int64 reach 1677-09-21T00:12:43.145224192Z .. 2262-04-11T23:47:16.854775807Z.
     // Check the instant in whole seconds (which cannot overflow) after the offset is applied: a
     // day's margin on the date alone is not enough with offsets up to ±23:59.
-    long long const secs = sys_days{ymd}.time_since_epoch().count() * 86400LL + h * 3600LL +
-                           (mi - offset_min) * 60LL + sec;
+    long long const secs = day_count * 86400LL + h * 3600LL + (mi - offset_min) * 60LL + sec;
     constexpr long long min_secs = INT64_MIN / 1'000'000'000;     // whole seconds, fraction >= 0
     constexpr long long max_secs = INT64_MAX / 1'000'000'000 - 1; // room for the fraction
     if (secs < min_secs || secs > max_secs)

@@ -55,6 +55,22 @@ constexpr std::string_view to_string(payout_status s) noexcept {
     return "unknown";
 }
 
+namespace detail {
+/// A three-letter code packed into one integer (0 for any other length): compares in one step.
+constexpr std::uint32_t alpha3(std::string_view s) noexcept {
+    if (s.size() != 3) return 0;
+    return std::uint32_t(static_cast<unsigned char>(s[0])) << 16 |
+           std::uint32_t(static_cast<unsigned char>(s[1])) << 8 |
+           std::uint32_t(static_cast<unsigned char>(s[2]));
+}
+template <std::size_t N>
+constexpr bool alpha3_in(std::uint32_t code, std::string_view const (&codes)[N]) noexcept {
+    for (auto c : codes)
+        if (alpha3(c) == code) return true;
+    return false;
+}
+} // namespace detail
+
 /// \brief The ISO 4217 minor-unit exponent of an alpha-3 currency code: 0 for JPY, KRW, ...;
 /// 3 for BHD, KWD, ...; 4 for CLF and UYW; 2 for every other code (including unknown ones).
 constexpr int iso4217_exponent(std::string_view currency) noexcept {
@@ -63,12 +79,11 @@ constexpr int iso4217_exponent(std::string_view currency) noexcept {
                                          "VND", "VUV", "XAF", "XOF", "XPF"};
     constexpr std::string_view three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
     constexpr std::string_view four[] = {"CLF", "UYW"};
-    for (auto c : zero)
-        if (c == currency) return 0;
-    for (auto c : three)
-        if (c == currency) return 3;
-    for (auto c : four)
-        if (c == currency) return 4;
+    auto const code = detail::alpha3(currency);
+    if (code == 0) return 2;
+    if (detail::alpha3_in(code, zero)) return 0;
+    if (detail::alpha3_in(code, three)) return 3;
+    if (detail::alpha3_in(code, four)) return 4;
     return 2;
 }
 

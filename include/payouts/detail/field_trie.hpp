@@ -16,11 +16,16 @@ struct trie_node {
     int parent = -1;
     int first_child = -1;
     int next_sibling = -1;
-    int element = -1;               // the "*" child, when this node is an array of tracked objects
-    bool is_element = false;        // this node is a "*" segment
-    std::uint32_t leaf_fields = 0;  // fields whose pointer ends here
-    std::uint32_t fields_below = 0; // fields at or under this node
+    int element = -1;                // the "*" child, when this node is an array of tracked objects
+    bool is_element = false;         // this node is a "*" segment
+    std::uint32_t leaf_fields = 0;   // fields whose pointer ends here
+    std::uint32_t fields_below = 0;  // fields at or under this node
+    std::uint64_t child_lengths = 0; // bit k: a named child has a key of length k (63: >= 63)
 };
+
+constexpr unsigned length_bit(std::size_t n) noexcept {
+    return n < 63 ? unsigned(n) : 63u;
+}
 
 inline constexpr std::size_t max_trie_nodes = 96;
 
@@ -30,8 +35,14 @@ struct field_trie {
     int envelope = 0; // the node of the provider's envelope (0: none)
 
     constexpr int child(int n, std::string_view key) const noexcept {
-        for (int c = nodes[n].first_child; c >= 0; c = nodes[c].next_sibling)
-            if (nodes[c].key == key && !nodes[c].is_element) return c;
+        // Most keys of a tracked object are not mapped: refuse them by length in one step.
+        if (!((nodes[n].child_lengths >> length_bit(key.size())) & 1)) return -1;
+        for (int c = nodes[n].first_child; c >= 0; c = nodes[c].next_sibling) {
+            auto const k = nodes[c].key;
+            if (k.size() != key.size() || nodes[c].is_element) continue;
+            if (!key.empty() && k[0] != key[0]) continue;
+            if (k == key) return c;
+        }
         return -1;
     }
 
@@ -51,6 +62,7 @@ struct field_trie {
         } else {
             nodes[c].next_sibling = nodes[n].first_child;
             nodes[n].first_child = c;
+            nodes[n].child_lengths |= std::uint64_t(1) << length_bit(key.size());
         }
         return c;
     }

@@ -243,9 +243,9 @@ private:
     }
 
     std::string_view body_;
-    std::array<frame, max_json_depth + 1> frames_{};
+    std::array<frame, max_json_depth + 1> frames_; // only [0, depth_) is ever read
     std::size_t depth_ = 0;
-    std::array<std::uint32_t, max_trie_nodes> seen_{};
+    std::array<std::uint32_t, std::size_t(trie.size)> seen_{};
     std::uint32_t stamps_ = 0;
     int pending_ = -1;
     std::uint32_t element_ = 0;

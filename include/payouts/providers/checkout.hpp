@@ -64,10 +64,10 @@ struct Checkout {
                                              "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
                                              "VUV", "XAF", "XOF", "XPF"};
         constexpr std::string_view three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
-        for (auto c : zero)
-            if (c == currency) return 0;
-        for (auto c : three)
-            if (c == currency) return 3;
+        auto const code = detail::alpha3(currency);
+        if (code == 0) return 2;
+        if (detail::alpha3_in(code, zero)) return 0;
+        if (detail::alpha3_in(code, three)) return 3;
         return 2;
     }
 
