@@ -1,0 +1,304 @@
+// End to end with spawned processes: payouts-sandbox on 127.0.0.1 (real TLS, throwaway CA) and
+// the `payouts` CLI run against it — get for every provider and format, exit codes by error
+// class, faults seen from the client, and a 1 000-id batch where every id is answered once.
+#include <cli_path.hpp>
+#include <sandbox_path.hpp>
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::string slurp(fs::path const& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Shell-quotes one argument.
+std::string q(std::string_view s) {
+    std::string out = "'";
+    for (char c : s)
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+class sandbox {
+public:
+    explicit sandbox(std::vector<std::string> extra = {}) {
+        dir_ = fs::temp_directory_path() / ("payouts-cli-test-" + std::to_string(::getpid()) +
+                                            "-" + std::to_string(counter_++));
+        fs::create_directories(dir_);
+        std::string cmd = "exec " + q(PAYOUTS_SANDBOX_EXE) + " --port 0 --quiet --state-dir " +
+                          q((dir_ / "pki").string());
+        for (auto const& e : extra)
+            cmd += " " + q(e);
+        cmd += " >" + q((dir_ / "out").string()) + " 2>" + q((dir_ / "err").string());
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        for (int i = 0; i < 200; ++i) {
+            std::istringstream lines(slurp(dir_ / "out"));
+            std::string l1, l2;
+            if (std::getline(lines, l1) && std::getline(lines, l2)) {
+                base = l1;
+                ca = l2;
+                return;
+            }
+            ::usleep(50000);
+        }
+        FAIL("the sandbox did not print its base URL");
+    }
+    ~sandbox() {
+        ::kill(pid_, SIGTERM);
+        int st = 0;
+        ::waitpid(pid_, &st, 0);
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+    fs::path dir() const { return dir_; }
+
+    std::string base, ca;
+
+private:
+    static inline int counter_ = 0;
+    pid_t pid_ = -1;
+    fs::path dir_;
+};
+
+struct run_result {
+    int code = -1;
+    std::string out, err;
+};
+
+// The environment a user would set for the sandbox, with its default credentials.
+std::map<std::string, std::string> env_for(sandbox const& s) {
+    return {
+        {"PAYOUTS_CA_FILE", s.ca},
+        {"PAYOUTS_TRUUST_BASE_URL", s.base + "/truust/2.0"},
+        {"PAYOUTS_TRUUST_SECRET_KEY", "sandbox_truust_secret"},
+        {"PAYOUTS_DRUO_BASE_URL", s.base + "/druo"},
+        {"PAYOUTS_DRUO_TOKEN_URL", s.base + "/druo-auth/oauth/token"},
+        {"PAYOUTS_DRUO_CLIENT_ID", "sandbox_druo_client_id"},
+        {"PAYOUTS_DRUO_CLIENT_SECRET", "sandbox_druo_client_secret"},
+        {"PAYOUTS_CHECKOUT_BASE_URL", s.base + "/checkout"},
+        {"PAYOUTS_CHECKOUT_SECRET_KEY", "sandbox_checkout_secret_key"},
+        {"PAYOUTS_YUNO_BASE_URL", s.base + "/yuno/v1"},
+        {"PAYOUTS_YUNO_PUBLIC_API_KEY", "sandbox_yuno_public_api_key"},
+        {"PAYOUTS_YUNO_PRIVATE_SECRET_KEY", "sandbox_yuno_private_secret_key"},
+        {"PAYOUTS_INTROW_BASE_URL", s.base + "/introw"},
+        {"PAYOUTS_INTROW_API_KEY", "sandbox_introw_api_key"},
+        {"PAYOUTS_TIMEOUT_MS", "8000"},
+    };
+}
+
+run_result run_cli(std::map<std::string, std::string> const& env, std::string const& args,
+                   fs::path const& work, std::string const& stdin_file = "/dev/null") {
+    std::string cmd = "env -i PATH=/usr/bin:/bin";
+    for (auto const& [k, v] : env)
+        cmd += " " + k + "=" + q(v);
+    auto const out = work / "cli.out", err = work / "cli.err";
+    cmd += " " + q(PAYOUTS_CLI_EXE) + " " + args + " <" + q(stdin_file) + " >" +
+           q(out.string()) + " 2>" + q(err.string());
+    int const st = std::system(cmd.c_str());
+    run_result r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+}
+
+struct known {
+    char const* provider;
+    char const* id;
+    char const* status;
+    char const* amount; // decimal text, or "" for none
+};
+
+constexpr known documented[] = {
+    {"truust", "456", "paid", ""},
+    {"druo", "trx_1f4dc72b-5b76-432c-8f4f-e0919aaff3f5", "paid", "200.00"},
+    {"checkout", "pay_gwlowf7eap7uzm4cyaaqoq62au", "returned", "10.00"},
+    {"yuno", "1c58426d-2c1b-4476-b3c0-447a8c683466", "paid", "100.00"},
+    {"introw", "pay_2x7n4q8z0w1a2b3c4d5e6f7g", "pending", "4250.00"},
+};
+
+} // namespace
+
+TEST_CASE("get: every provider, as JSON and as a table") {
+    sandbox s;
+    auto const env = env_for(s);
+    for (auto const& k : documented) {
+        CAPTURE(k.provider);
+        auto r = run_cli(env, std::string("get ") + k.provider + " " + q(k.id) + " --format json",
+                         s.dir());
+        REQUIRE(r.code == 0);
+        auto const v = json::parse(r.out);
+        CHECK(v.at("provider") == k.provider);
+        CHECK(v.at("status") == k.status);
+        if (*k.amount) CHECK(v.at("amount").at("value") == k.amount);
+        else CHECK(v.at("amount").is_null());
+        CHECK(!v.at("raw").as_string().empty());
+
+        r = run_cli(env, std::string("get ") + k.provider + " " + q(k.id), s.dir());
+        REQUIRE(r.code == 0);
+        CHECK(r.out.find("provider_status") != std::string::npos);
+        CHECK(r.out.find(k.status) != std::string::npos);
+    }
+}
+
+TEST_CASE("get --verbose shows attempts and never a credential") {
+    sandbox s;
+    auto env = env_for(s);
+    env["PAYOUTS_YUNO_PRIVATE_SECRET_KEY"] = "canary-secret-0451";
+    auto const r = run_cli(env, "get yuno 1c58426d-2c1b-4476-b3c0-447a8c683466 --verbose", s.dir());
+    CHECK(r.code == 4); // the sandbox refuses the canary: auth class
+    CHECK(r.err.find("attempt 1") != std::string::npos);
+    CHECK(r.err.find("private-secret-key: <redacted>") != std::string::npos);
+    CHECK(r.err.find("canary-secret-0451") == std::string::npos);
+    CHECK(r.out.find("canary-secret-0451") == std::string::npos);
+}
+
+TEST_CASE("exit codes follow the error class") {
+    sandbox s;
+    auto const env = env_for(s);
+    auto code = [&](std::map<std::string, std::string> const& e, std::string const& args) {
+        return run_cli(e, args, s.dir()).code;
+    };
+    CHECK(code(env, "frobnicate") == 2);
+    CHECK(code(env, "get nosuchprovider x") == 2);
+    CHECK(code(env, "get yuno x --format xml") == 2);
+    CHECK(code(env, "get truust not-a-number") == 2);
+    CHECK(code(env, "--help") == 0);
+
+    auto no_key = env;
+    no_key.erase("PAYOUTS_INTROW_API_KEY");
+    CHECK(code(no_key, "get introw pay_2x7n4q8z0w1a2b3c4d5e6f7g") == 3);
+    auto bad_env = env;
+    bad_env["PAYOUTS_ENVIRONMENT"] = "staging";
+    CHECK(code(bad_env, "get introw pay_2x7n4q8z0w1a2b3c4d5e6f7g") == 3);
+
+    auto wrong_key = env;
+    wrong_key["PAYOUTS_TRUUST_SECRET_KEY"] = "wrong";
+    CHECK(code(wrong_key, "get truust 456") == 4);
+
+    CHECK(code(env, "get truust 999") == 5);
+    CHECK(code(env, "get druo trx_00000000-0000-0000-0000-000000000000") == 5);
+    CHECK(code(env, "get checkout pay_doesnotexist") == 5);
+    CHECK(code(env, "get yuno 00000000-0000-0000-0000-000000000000") == 5); // Yuno's 400 NOT_FOUND
+    CHECK(code(env, "get introw pay_doesnotexist") == 5);
+
+    auto untrusted = env;
+    untrusted.erase("PAYOUTS_CA_FILE");
+    CHECK(code(untrusted, "get introw pay_2x7n4q8z0w1a2b3c4d5e6f7g") == 6);
+    auto closed = env;
+    closed["PAYOUTS_INTROW_BASE_URL"] = "https://127.0.0.1:1/introw";
+    CHECK(code(closed, "get introw pay_2x7n4q8z0w1a2b3c4d5e6f7g") == 6);
+
+    CHECK(code(env, "get yuno flaky-9-1c58426d-2c1b-4476-b3c0-447a8c683466") == 7);
+    CHECK(code(env, "get yuno malformed-1c58426d-2c1b-4476-b3c0-447a8c683466") == 8);
+    CHECK(code(env, "get yuno oversized-1c58426d-2c1b-4476-b3c0-447a8c683466") == 8);
+}
+
+TEST_CASE("faults seen through the CLI: retried ones succeed, broken streams fail typed") {
+    sandbox s;
+    auto const env = env_for(s);
+    auto get = [&](std::string const& id) {
+        return run_cli(env, "get yuno " + q(id) + " --format json", s.dir());
+    };
+    std::string const id = "1c58426d-2c1b-4476-b3c0-447a8c683466";
+    CHECK(get("flaky-2-" + id).code == 0);     // two 503s, then the payout
+    CHECK(get("ratelimit-1-" + id).code == 0); // 429 + Retry-After: 1, then the payout
+    CHECK(get("slow-300-" + id).code == 0);
+    auto const t = get("truncate-" + id);
+    CHECK(t.code == 6);
+    auto const r = get("reset-" + id);
+    CHECK(r.code == 6);
+}
+
+TEST_CASE("batch: 1 000 ids with faults, each answered exactly once, in order, right") {
+    sandbox s;
+    auto const env = env_for(s);
+    std::string const good = "1c58426d-2c1b-4476-b3c0-447a8c683466";
+    std::vector<std::string> ids;
+    std::vector<std::string> expect; // "paid", or the error code name
+    for (int i = 0; i < 1000; ++i) {
+        std::string const tag = "tag-b" + std::to_string(i) + "-";
+        switch (i % 20) {
+        case 3: ids.push_back(tag + "flaky-1-" + good); expect.push_back("paid"); break;
+        case 7: ids.push_back(tag + "ratelimit-1-" + good); expect.push_back("paid"); break;
+        case 11: ids.push_back(tag + "missing-" + std::to_string(i)); expect.push_back("not_found"); break;
+        case 13: ids.push_back(tag + "malformed-" + good); expect.push_back("invalid_response"); break;
+        case 17: ids.push_back(tag + "flaky-5-" + good); expect.push_back("provider_unavailable"); break;
+        default: ids.push_back(tag + good); expect.push_back("paid"); break;
+        }
+    }
+    auto const file = s.dir() / "ids.txt";
+    {
+        std::ofstream out(file);
+        for (std::size_t i = 0; i < ids.size(); ++i)
+            out << ids[i] << (i % 100 == 0 ? "\n\n" : "\n"); // blank lines are skipped
+    }
+    auto const r =
+        run_cli(env, "batch yuno " + q(file.string()) + " --concurrency 32", s.dir());
+    CHECK(r.code == 9); // some ids fail, on purpose
+    std::istringstream lines(r.out);
+    std::size_t n = 0;
+    for (std::string line; std::getline(lines, line); ++n) {
+        REQUIRE(n < ids.size());
+        auto const v = json::parse(line);
+        CAPTURE(line);
+        CHECK(v.at("id") == ids[n].c_str());
+        if (expect[n] == "paid") {
+            REQUIRE(v.at("ok") == true);
+            CHECK(v.at("payout").at("status") == "paid");
+            CHECK(v.at("payout").at("amount").at("value") == "100.00");
+        } else {
+            REQUIRE(v.at("ok") == false);
+            CHECK(v.at("error").at("code") == expect[n].c_str());
+        }
+    }
+    CHECK(n == ids.size());
+    CHECK(r.err.find("summary: 1000 ids") != std::string::npos);
+}
+
+TEST_CASE("batch reads stdin and writes CSV; unparsable Truust ids keep their place") {
+    sandbox s;
+    auto const env = env_for(s);
+    auto const file = s.dir() / "ids.txt";
+    {
+        std::ofstream out(file);
+        out << "456\nabc\n457\n999\n";
+    }
+    auto const r = run_cli(env, "batch truust - --format csv", s.dir(), file.string());
+    CHECK(r.code == 9);
+    std::istringstream lines(r.out);
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(lines, line);)
+        rows.push_back(line);
+    REQUIRE(rows.size() == 5);
+    CHECK(rows[0].rfind("id,ok,status", 0) == 0);
+    CHECK(rows[1].rfind("456,true,paid,CONFIRMED", 0) == 0);
+    CHECK(rows[2].rfind("abc,false,", 0) == 0);
+    CHECK(rows[2].find("invalid_id") != std::string::npos);
+    CHECK(rows[3].rfind("457,true,pending,CREATED", 0) == 0);
+    CHECK(rows[4].rfind("999,false,", 0) == 0);
+    CHECK(rows[4].find("not_found") != std::string::npos);
+}
