@@ -50,6 +50,7 @@ struct fetch_state {
     std::shared_ptr<provider_slot> prov;
     exchange_state ex;
     net::steady_timer done; // cancelled when the attempt loop has finished
+    net::coroutine coro;    // where the attempt loop (fetch_driver) is
     std::string id_segment;
     request_type req;
     payout result;
@@ -114,17 +115,14 @@ inline std::string_view header_or_empty(http::fields const& f, std::string_view 
     return it == f.end() ? std::string_view() : std::string_view(it->value());
 }
 
-// diagnostics::rate_limit_remaining, where this version of diagnostics has it.
-template <class D>
-void set_rate_limit_remaining(D& d, std::string_view v) {
-    if constexpr (requires { d.rate_limit_remaining = 0LL; }) {
-        while (!v.empty() && v.front() == ' ')
-            v.remove_prefix(1);
-        while (!v.empty() && v.back() == ' ')
-            v.remove_suffix(1);
-        auto const n = parse_int64(v);
-        d.rate_limit_remaining = n && *n >= 0 ? *n : -1;
-    }
+// The provider's remaining-budget header as a count; -1 when absent or not a number.
+inline long long rate_limit_count(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+        v.remove_suffix(1);
+    auto const n = parse_int64(v);
+    return n && *n >= 0 ? *n : -1;
 }
 
 template <class P>
@@ -140,7 +138,7 @@ void interpret_response(fetch_state<P>& st) {
         }
     if (!st.prov->setup.rate_limit_header.empty()) {
         st.rate_limit_remaining = header_or_empty(res, st.prov->setup.rate_limit_header);
-        set_rate_limit_remaining(st.diag, st.rate_limit_remaining);
+        st.diag.rate_limit_remaining = rate_limit_count(st.rate_limit_remaining);
     }
     st.diag.provider_code.clear();
     st.diag.provider_message.clear();
@@ -195,14 +193,20 @@ void interpret_response(fetch_state<P>& st) {
 // The attempt loop. Its type depends on P only, not on the caller's completion handler, so the
 // heavy transport templates are instantiated once per provider; fetch_op (per handler) waits for
 // it on st.done and completes.
+//
+// It holds a plain pointer: fetch_op owns the state and completes only after the driver ends.
 template <class P>
-struct fetch_driver : net::coroutine {
-    std::shared_ptr<fetch_state<P>> sp;
+struct fetch_driver {
+    fetch_state<P>* sp;
+
+    static void resume(void* st, error_code ec) {
+        fetch_driver{static_cast<fetch_state<P>*>(st)}(ec);
+    }
 
     void operator()(error_code ec = {}, std::size_t = 0) {
         auto& st = *sp;
         auto& cfg = st.core->cfg;
-        reenter(*this) {
+        reenter(st.coro) {
             while (!st.final_ec) {
                 st.attempt_ec = {};
                 st.attempt_why.clear();
@@ -248,7 +252,7 @@ struct fetch_driver : net::coroutine {
                 }
                 if (!st.attempt_ec) {
                     st.diag.host = st.prov->setup.host;
-                    yield async_exchange(st.ex, st.req, std::move(*this));
+                    yield async_exchange(st.ex, st.req, exchange_callback{&resume, sp, {}});
                     if (ec) {
                         st.attempt_ec = ec;
                         st.attempt_retryable = ec == condition::retryable;
@@ -305,7 +309,7 @@ struct fetch_op {
             auto st = sp;
             st->done.expires_at(steady::time_point::max());
             st->done.async_wait(std::move(self));
-            fetch_driver<P>{{}, std::move(st)}();
+            fetch_driver<P>{st.get()}();
             return;
         }
         finish(self);

@@ -278,11 +278,25 @@ struct exchange_op : net::coroutine {
 
 #include <boost/asio/unyield.hpp>
 
+// The completion of every exchange: one non-template handler type, so the transport templates
+// (resolve, connect, TLS, Beast's read and write) are instantiated once in a program, whoever
+// waits for them. `keep` may own the waiter's state.
+struct exchange_callback {
+    void (*fn)(void*, error_code) = nullptr;
+    void* target = nullptr;
+    std::shared_ptr<void> keep;
+
+    void operator()(error_code ec) {
+        auto k = std::move(keep);
+        fn(target, ec);
+    }
+};
+
 /// Runs one exchange of `req` for `st` (url, hp and deadline set by the caller); `req` and
 /// `st` must outlive the operation.
-template <class Token>
-auto async_exchange(exchange_state& st, request_type const& req, Token&& token) {
-    return net::async_compose<Token, void(error_code)>(exchange_op{{}, st, req}, token, st.core.ex);
+inline void async_exchange(exchange_state& st, request_type const& req, exchange_callback cb) {
+    net::async_compose<exchange_callback, void(error_code)>(exchange_op{{}, st, req}, cb,
+                                                            st.core.ex);
 }
 
 } // namespace payouts::detail

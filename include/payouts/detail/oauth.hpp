@@ -116,7 +116,12 @@ inline void start_token_flight(std::shared_ptr<client_core> const& core,
     }
     auto& ex = f->ex;
     auto& req = f->req;
-    async_exchange(ex, req, [f](error_code ec) { finish_token_flight(*f, ec); });
+    auto* target = f.get();
+    async_exchange(ex, req,
+                   exchange_callback{[](void* p, error_code ec) {
+                                         finish_token_flight(*static_cast<token_flight*>(p), ec);
+                                     },
+                                     target, std::move(f)});
 }
 
 } // namespace payouts::detail
