@@ -235,9 +235,10 @@ class client_core;
 /// connection cache and OAuth token cache. Fetch with `payouts::fetch<P>(client, id, ...)`.
 ///
 /// \par Thread safety
-/// Not thread-safe. Use a client, and run every fetch on it, from one executor (or one strand);
-/// completion handlers are invoked through their associated executor. Distinct clients are
-/// independent.
+/// Not thread-safe: the client's state lives on its executor (one thread, or one strand). A
+/// fetch may be initiated from elsewhere (it hops onto that executor first); the other member
+/// functions must be called there. Completion handlers are invoked through their associated
+/// executor. Distinct clients are independent.
 ///
 /// \par Object lifetimes
 /// Operations in progress keep the client's internals alive, so destroying the client while

@@ -479,7 +479,9 @@ private:
 /// `c` may be destroyed while the operation runs (it keeps what it needs). `id` is copied.
 ///
 /// \par Thread safety
-/// Call from the client's executor; see `client`.
+/// May be initiated from any thread: the operation starts on the client's executor (inline when
+/// already running there), so `asio::use_future` works from a foreign thread. Everything else
+/// about the client belongs to that executor; see `client`.
 ///
 /// \par Per-operation cancellation
 /// Terminal cancellation through the handler's associated cancellation slot (any type is
