@@ -587,6 +587,11 @@ TEST_CASE("broken responses: truncated, oversized, EOF-delimited, compressed") {
             rep.chunked = true;
         } else if (id == "garbage") {
             rep.raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+        } else if (id == "early") {
+            auto const body = yuno_body(id);
+            rep.raw = "HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n"
+                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + body;
         } else if (id == "notjson") {
             rep = reply::json(200, "<html>");
         }
@@ -617,6 +622,9 @@ TEST_CASE("broken responses: truncated, oversized, EOF-delimited, compressed") {
         o = get<Yuno>(ioc, c, "chunked");
         CHECK_MESSAGE(!o.ec, o.d.message);
         CHECK(o.p.id == "chunked");
+        o = get<Yuno>(ioc, c, "early");
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(o.p.id == "early");
         o = get<Yuno>(ioc, c, "notjson");
         CHECK(o.ec == errc::invalid_response);
     }

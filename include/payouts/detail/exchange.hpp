@@ -66,6 +66,7 @@ struct exchange_state {
     bool reused = false;
     bool stale_retried = false;
     bool resolve_timed_out = false;
+    int interim = 0; // 1xx responses skipped
     std::optional<http::response_parser<http::string_body>> parser;
     steady::time_point deadline{};
     abort_reason aborted = abort_reason::none;
@@ -227,13 +228,19 @@ struct exchange_op : net::coroutine {
                 }
 
                 st.phase = "reading the response";
-                st.parser.emplace();
-                st.parser->body_limit(st.core.cfg.body_limit);
-                st.parser->header_limit(st.core.cfg.header_limit);
-                yield http::async_read_header(*st.conn, st.conn->buffer, *st.parser,
-                                              std::move(self));
+                // Interim 1xx responses (103 Early Hints; we never send Expect: 100-continue)
+                // come before the real one on the same connection: skip a few.
+                for (st.interim = 0;; ++st.interim) {
+                    st.parser.emplace();
+                    st.parser->body_limit(st.core.cfg.body_limit);
+                    st.parser->header_limit(st.core.cfg.header_limit);
+                    yield http::async_read_header(*st.conn, st.conn->buffer, *st.parser,
+                                                  std::move(self));
+                    if (ec || st.parser->get().result_int() / 100 != 1 || st.interim >= 4) break;
+                }
                 if (ec) {
-                    if (st.stale(ec) && !st.parser->got_some() && st.conn->buffer.size() == 0) {
+                    if (st.interim == 0 && st.stale(ec) && !st.parser->got_some() &&
+                        st.conn->buffer.size() == 0) {
                         st.stale_retried = true;
                         st.drop_connection();
                         continue;
