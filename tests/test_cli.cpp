@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -41,8 +42,8 @@ std::string q(std::string_view s) {
 class sandbox {
 public:
     explicit sandbox(std::vector<std::string> extra = {}) {
-        dir_ = fs::temp_directory_path() / ("payouts-cli-test-" + std::to_string(::getpid()) +
-                                            "-" + std::to_string(counter_++));
+        dir_ = fs::temp_directory_path() / ("payouts-cli-test-" + std::to_string(::getpid()) + "-" +
+                                            std::to_string(counter_++));
         fs::create_directories(dir_);
         std::string cmd = "exec " + q(PAYOUTS_SANDBOX_EXE) + " --port 0 --quiet --state-dir " +
                           q((dir_ / "pki").string());
@@ -109,14 +110,23 @@ std::map<std::string, std::string> env_for(sandbox const& s) {
     };
 }
 
-run_result run_cli(std::map<std::string, std::string> const& env, std::string const& args,
-                   fs::path const& work, std::string const& stdin_file = "/dev/null") {
+// `env -i` and the variables given, plus the sanitizers' options when the tests run under them
+// (so a report in the spawned CLI fails its run rather than scrolling by).
+std::string clean_env(std::map<std::string, std::string> const& env) {
     std::string cmd = "env -i PATH=/usr/bin:/bin";
+    for (char const* s : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"})
+        if (char const* v = std::getenv(s)) cmd += std::string(" ") + s + "=" + q(v);
     for (auto const& [k, v] : env)
         cmd += " " + k + "=" + q(v);
+    return cmd;
+}
+
+run_result run_cli(std::map<std::string, std::string> const& env, std::string const& args,
+                   fs::path const& work, std::string const& stdin_file = "/dev/null") {
+    std::string cmd = clean_env(env);
     auto const out = work / "cli.out", err = work / "cli.err";
-    cmd += " " + q(PAYOUTS_CLI_EXE) + " " + args + " <" + q(stdin_file) + " >" +
-           q(out.string()) + " 2>" + q(err.string());
+    cmd += " " + q(PAYOUTS_CLI_EXE) + " " + args + " <" + q(stdin_file) + " >" + q(out.string()) +
+           " 2>" + q(err.string());
     int const st = std::system(cmd.c_str());
     run_result r;
     r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -153,8 +163,10 @@ TEST_CASE("get: every provider, as JSON and as a table") {
         auto const v = json::parse(r.out);
         CHECK(v.at("provider") == k.provider);
         CHECK(v.at("status") == k.status);
-        if (*k.amount) CHECK(v.at("amount").at("value") == k.amount);
-        else CHECK(v.at("amount").is_null());
+        if (*k.amount)
+            CHECK(v.at("amount").at("value") == k.amount);
+        else
+            CHECK(v.at("amount").is_null());
         CHECK(!v.at("raw").as_string().empty());
 
         r = run_cli(env, std::string("get ") + k.provider + " " + q(k.id), s.dir());
@@ -242,12 +254,30 @@ TEST_CASE("batch: 1 000 ids with faults, each answered exactly once, in order, r
     for (int i = 0; i < 1000; ++i) {
         std::string const tag = "tag-b" + std::to_string(i) + "-";
         switch (i % 20) {
-        case 3: ids.push_back(tag + "flaky-1-" + good); expect.push_back("paid"); break;
-        case 7: ids.push_back(tag + "ratelimit-1-" + good); expect.push_back("paid"); break;
-        case 11: ids.push_back(tag + "missing-" + std::to_string(i)); expect.push_back("not_found"); break;
-        case 13: ids.push_back(tag + "malformed-" + good); expect.push_back("invalid_response"); break;
-        case 17: ids.push_back(tag + "flaky-5-" + good); expect.push_back("provider_unavailable"); break;
-        default: ids.push_back(tag + good); expect.push_back("paid"); break;
+        case 3:
+            ids.push_back(tag + "flaky-1-" + good);
+            expect.push_back("paid");
+            break;
+        case 7:
+            ids.push_back(tag + "ratelimit-1-" + good);
+            expect.push_back("paid");
+            break;
+        case 11:
+            ids.push_back(tag + "missing-" + std::to_string(i));
+            expect.push_back("not_found");
+            break;
+        case 13:
+            ids.push_back(tag + "malformed-" + good);
+            expect.push_back("invalid_response");
+            break;
+        case 17:
+            ids.push_back(tag + "flaky-5-" + good);
+            expect.push_back("provider_unavailable");
+            break;
+        default:
+            ids.push_back(tag + good);
+            expect.push_back("paid");
+            break;
         }
     }
     auto const file = s.dir() / "ids.txt";
@@ -256,8 +286,7 @@ TEST_CASE("batch: 1 000 ids with faults, each answered exactly once, in order, r
         for (std::size_t i = 0; i < ids.size(); ++i)
             out << ids[i] << (i % 100 == 0 ? "\n\n" : "\n"); // blank lines are skipped
     }
-    auto const r =
-        run_cli(env, "batch yuno " + q(file.string()) + " --concurrency 32", s.dir());
+    auto const r = run_cli(env, "batch yuno " + q(file.string()) + " --concurrency 32", s.dir());
     CHECK(r.code == 9); // some ids fail, on purpose
     std::istringstream lines(r.out);
     std::size_t n = 0;
@@ -301,4 +330,83 @@ TEST_CASE("batch reads stdin and writes CSV; unparsable Truust ids keep their pl
     CHECK(rows[3].rfind("457,true,pending,CREATED", 0) == 0);
     CHECK(rows[4].rfind("999,false,", 0) == 0);
     CHECK(rows[4].find("not_found") != std::string::npos);
+}
+
+TEST_CASE("batch: a progress bar on stderr only when stderr is a terminal; stdout stays clean") {
+    sandbox s;
+    auto const env = env_for(s);
+    auto const file = s.dir() / "ids.txt";
+    {
+        std::ofstream out(file);
+        for (int i = 0; i < 10; ++i)
+            out << "tag-p" << i << "-1c58426d-2c1b-4476-b3c0-447a8c683466\n";
+    }
+    // Not a terminal: no bar.
+    auto const plain = run_cli(env, "batch yuno " + q(file.string()), s.dir());
+    CHECK(plain.code == 0);
+    CHECK(plain.err.find('\r') == std::string::npos);
+    CHECK(plain.err.find("summary: 10 ids, paid 10") != std::string::npos);
+
+    // stderr on a pseudo-terminal (util-linux `script` records what the terminal showed).
+    std::string cli = clean_env(env);
+    auto const out = s.dir() / "tty.out", typescript = s.dir() / "tty.log";
+    cli += " " + q(PAYOUTS_CLI_EXE) + " batch yuno " + q(file.string()) + " <" + q(file.string()) +
+           " >" + q(out.string());
+    int const st = std::system(
+        ("script -q -e -c " + q(cli) + " " + q(typescript.string()) + " </dev/null >/dev/null 2>&1")
+            .c_str());
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    auto const shown = slurp(typescript);
+    CHECK(shown.find("\r[########################################] 10/10") != std::string::npos);
+    CHECK(shown.find("] 1/10") != std::string::npos);
+    CHECK(shown.find("summary: 10 ids, paid 10") != std::string::npos);
+    // The results went to the file, one line per id, without any of the bar.
+    auto const lines = slurp(out);
+    CHECK(std::count(lines.begin(), lines.end(), '\n') == 10);
+    CHECK(lines.find('\r') == std::string::npos);
+    CHECK(lines.find("10/10") == std::string::npos);
+}
+
+TEST_CASE("get with several provider/id pairs: one table, a JSON array, the first failure's code") {
+    sandbox s;
+    auto const env = env_for(s);
+    std::string args = "get";
+    for (auto const& k : documented)
+        args += std::string(" ") + k.provider + " " + q(k.id);
+    auto r = run_cli(env, args, s.dir());
+    REQUIRE(r.code == 0);
+    std::istringstream lines(r.out);
+    std::vector<std::string> rows;
+    for (std::string line; std::getline(lines, line);)
+        rows.push_back(line);
+    REQUIRE(rows.size() == 2 + std::size(documented)); // header, rule, one row per pair
+    CHECK(rows[0].rfind("provider ", 0) == 0);
+    for (std::size_t i = 0; i < std::size(documented); ++i) {
+        CAPTURE(documented[i].provider);
+        CHECK(rows[2 + i].rfind(documented[i].provider, 0) == 0); // argument order
+        CHECK(rows[2 + i].find(documented[i].status) != std::string::npos);
+        // One set of column widths: the id column starts at the same place in every row.
+        auto const col = rows[0].find(" id ") + 1;
+        REQUIRE(rows[2 + i].size() > col);
+        CHECK(rows[2 + i][col - 1] == ' ');
+        CHECK(rows[2 + i][col] != ' ');
+    }
+
+    r = run_cli(
+        env, args + " truust 999 yuno malformed-1c58426d-2c1b-4476-b3c0-447a8c683466 --format json",
+        s.dir());
+    CHECK(r.code == 5); // the first failure (not found) decides, not the later decode error
+    auto const v = json::parse(r.out);
+    REQUIRE(v.as_array().size() == std::size(documented) + 2);
+    for (std::size_t i = 0; i < std::size(documented); ++i)
+        CHECK(v.at(i).at("status") == documented[i].status);
+    CHECK(v.at(5).at("provider") == "truust");
+    CHECK(v.at(5).at("id") == "999");
+    CHECK(v.at(5).at("error").at("code") == "not_found");
+    CHECK(v.at(6).at("error").at("code") == "invalid_response");
+    CHECK(r.err.find("payouts: truust 999: not_found") != std::string::npos);
+
+    CHECK(run_cli(env, "get yuno", s.dir()).code == 2);            // a provider without an id
+    CHECK(run_cli(env, "get yuno x nosuch y", s.dir()).code == 2); // an unknown provider
 }

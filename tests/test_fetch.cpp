@@ -31,6 +31,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -1011,4 +1012,138 @@ TEST_CASE("a client destroyed while fetches run: they complete, nothing dangles"
     }
     ioc.run_for(3s);
     CHECK(ok == 3);
+}
+
+namespace {
+
+// Runs a fetch_many batch on `ioc` until it completes or `limit` passes; collects what it reports.
+struct batch_run {
+    std::vector<batch_result> results;
+    std::optional<error_code> done;
+};
+
+} // namespace
+
+TEST_CASE("fetch_many: input order, exactly once, typed errors, at most `concurrency` at once") {
+    net::io_context ioc;
+    // Later ids answer sooner, so results arrive out of order; every seventh id is unknown.
+    server srv(ioc, [](request_record const& r) {
+        auto const id = r.target.substr(r.target.rfind('/') + 1);
+        int const n = std::stoi(id.substr(3));
+        if (n % 7 == 3) return reply::json(404, R"({"code":"NOT_FOUND","messages":["none"]})");
+        auto rep = reply::json(200, yuno_body(id));
+        rep.delay = std::chrono::milliseconds(40 - n % 5 * 10);
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    cfg.deadline = 30s;
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 60; ++i)
+        ids.push_back("id-" + std::to_string(i));
+    batch_run b;
+    fetch_many<Yuno>(
+        c, ids, batch_options{.concurrency = 4, .reorder_window = 8},
+        [&](batch_result r) { b.results.push_back(std::move(r)); },
+        [&](error_code ec) {
+            b.done = ec;
+            ioc.stop();
+        });
+    CHECK(b.results.empty()); // nothing runs inside the initiating call
+    ioc.run_for(30s);
+    REQUIRE(b.done.has_value());
+    CHECK(!*b.done);
+    REQUIRE(b.results.size() == ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        auto const& r = b.results[i];
+        CHECK(r.index == i);
+        if (i % 7 == 3) {
+            CHECK(r.ec == errc::not_found);
+            CHECK(r.diag.http_status == 404);
+        } else {
+            CHECK_MESSAGE(!r.ec, ids[i] << ": " << r.ec.message());
+            CHECK(r.value.id == ids[i]);
+            CHECK(r.value.amount == money{1001, 2, "BRL"});
+        }
+    }
+    CHECK(srv.requests.size() == ids.size()); // each id asked once (404 is not retried)
+    CHECK(srv.connections <= 4);              // one connection per fetch in flight, at most 4
+}
+
+TEST_CASE("fetch_many: a spent rate-limit budget stops new fetches; cancelling answers the rest") {
+    net::io_context ioc;
+    int budget = 3; // Introw's remaining-per-minute header counts down to 0
+    server srv(ioc, [&](request_record const&) {
+        auto rep = reply::json(200, fixture("introw/get-payout-200-pending-review.json"));
+        rep.headers.emplace_back("x-ratelimit-limit-minute", "3");
+        rep.headers.emplace_back("x-ratelimit-remaining-minute", std::to_string(--budget));
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "introw", srv.url(), {{"API_KEY", "k"}});
+    client c(ioc, cfg);
+    std::vector<std::string> ids(6, "pay_2x7n4q8z0w1a2b3c4d5e6f7g");
+    batch_run b;
+    net::cancellation_signal stop;
+    fetch_many<Introw>(
+        c, ids, batch_options{.concurrency = 1, .rate_limit_pause = 1h},
+        [&](batch_result r) { b.results.push_back(std::move(r)); },
+        net::bind_cancellation_slot(stop.slot(), [&](error_code ec) {
+            b.done = ec;
+            ioc.stop();
+        }));
+    // Three answers spend the budget; with a one-hour pause nothing else may be sent.
+    ioc.run_for(1500ms);
+    CHECK(!b.done.has_value());
+    REQUIRE(b.results.size() == 3);
+    CHECK(srv.requests.size() == 3);
+    CHECK(b.results[2].diag.rate_limit_remaining == 0);
+    for (auto const& r : b.results)
+        CHECK(!r.ec);
+    // Cancelling during the pause answers the three ids never started, in order, once each.
+    net::post(ioc, [&] { stop.emit(net::cancellation_type::terminal); });
+    ioc.restart();
+    ioc.run_for(5s);
+    REQUIRE(b.done.has_value());
+    CHECK(*b.done == net::error::operation_aborted);
+    REQUIRE(b.results.size() == 6);
+    for (std::size_t i = 0; i < 6; ++i) {
+        CHECK(b.results[i].index == i);
+        if (i >= 3) CHECK(b.results[i].ec == net::error::operation_aborted);
+    }
+    CHECK(srv.requests.size() == 3);
+}
+
+TEST_CASE("fetch_many: after the rate-limit pause the batch goes on") {
+    net::io_context ioc;
+    std::vector<std::chrono::steady_clock::time_point> arrivals;
+    server srv(ioc, [&](request_record const&) {
+        arrivals.push_back(std::chrono::steady_clock::now());
+        auto rep = reply::json(200, fixture("introw/get-payout-200-pending-review.json"));
+        // The second answer says the budget is spent; the window then resets.
+        rep.headers.emplace_back("x-ratelimit-remaining-minute", arrivals.size() == 2 ? "0" : "5");
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "introw", srv.url(), {{"API_KEY", "k"}});
+    client c(ioc, cfg);
+    batch_run b;
+    fetch_many<Introw>(
+        c, std::vector<std::string>(4, "pay_2x7n4q8z0w1a2b3c4d5e6f7g"),
+        batch_options{.concurrency = 1, .rate_limit_pause = 200ms},
+        [&](batch_result r) { b.results.push_back(std::move(r)); },
+        [&](error_code ec) {
+            b.done = ec;
+            ioc.stop();
+        });
+    ioc.run_for(10s);
+    REQUIRE(b.done.has_value());
+    CHECK(!*b.done);
+    REQUIRE(b.results.size() == 4);
+    for (auto const& r : b.results)
+        CHECK(!r.ec);
+    REQUIRE(arrivals.size() == 4);
+    // The third request waited out the pause (a lower bound a timer guarantees, not a speed claim).
+    CHECK(arrivals[2] - arrivals[1] >= 200ms);
 }

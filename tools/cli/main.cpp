@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -41,7 +42,8 @@ enum exit_code : int {
 };
 
 constexpr char const* help_text = R"(usage:
-  payouts get <provider> <id> [--format table|json] [--env sandbox|production] [--verbose]
+  payouts get <provider> <id> [<provider> <id>...] [--format table|json]
+              [--env sandbox|production] [--verbose]
   payouts batch <provider> <ids-file|-> [--concurrency N] [--format jsonl|csv]
                 [--env sandbox|production]
   payouts --help
@@ -59,6 +61,10 @@ Credentials and URLs come from the environment (never from arguments):
   PAYOUTS_CHECKOUT_SECRET_KEY, or PAYOUTS_CHECKOUT_CLIENT_ID + PAYOUTS_CHECKOUT_CLIENT_SECRET
   PAYOUTS_YUNO_PUBLIC_API_KEY + PAYOUTS_YUNO_PRIVATE_SECRET_KEY
   PAYOUTS_INTROW_API_KEY
+
+get fetches every <provider> <id> pair at once and prints one table (or, with --format json, one
+object; an array of them for several pairs, a failed pair as {"provider","id","error"}); errors
+go to stderr and the exit code is the class of the first pair that failed.
 
 batch reads one id per line (blank lines are skipped) and writes exactly one line per id, in
 input order, then a summary by status on stderr (with a progress bar when stderr is a terminal).
@@ -81,6 +87,7 @@ struct usage_error : std::runtime_error {
 
 struct options {
     std::string command, provider, target;
+    std::vector<std::pair<std::string, std::string>> pairs; // get: (provider, id), in order
     std::string format;
     std::optional<payouts::environment> env;
     std::size_t concurrency = 8;
@@ -127,9 +134,17 @@ options parse_args(int argc, char** argv) {
     o.command = positional[0];
     if (o.command != "get" && o.command != "batch")
         throw usage_error("unknown command " + o.command);
-    if (positional.size() != 3)
+    if (o.command == "get" ? positional.size() < 3 || positional.size() % 2 == 0
+                           : positional.size() != 3)
         throw usage_error(o.command + " takes <provider> and " +
-                          (o.command == "get" ? "<id>" : "<ids-file|->"));
+                          (o.command == "get" ? "<id> (pairs of them)" : "<ids-file|->"));
+    for (std::size_t i = 1; i + 1 < positional.size(); i += 2) {
+        bool known = false;
+        boost::mp11::mp_for_each<payouts::all_providers>(
+            [&]<class P>(P) { known = known || P::name == positional[i]; });
+        if (!known) throw usage_error("unknown provider " + positional[i]);
+        o.pairs.emplace_back(positional[i], positional[i + 1]);
+    }
     o.provider = positional[1];
     o.target = positional[2];
     if (o.format.empty()) o.format = o.command == "get" ? "table" : "jsonl";
@@ -190,8 +205,9 @@ boost::json::object error_json(error_code ec, payouts::diagnostics const& d) {
     return e;
 }
 
-void print_error(error_code ec, payouts::diagnostics const& d) {
-    std::cerr << "payouts: " << error_name(ec) << ": " << ec.message();
+void print_error(error_code ec, payouts::diagnostics const& d, std::string const& label = {}) {
+    std::cerr << "payouts: " << (label.empty() ? "" : label + ": ") << error_name(ec) << ": "
+              << ec.message();
     if (!d.message.empty()) std::cerr << ": " << d.message;
     std::cerr << '\n';
     if (d.http_status) std::cerr << "  http status: " << d.http_status << '\n';
@@ -217,24 +233,29 @@ payouts::client_config load_config(options const& o) {
 
 // Prints, for --verbose, what each attempt sent and got. Header values that carry
 // credentials are never known here: only their names are shown.
-template <class P>
 void verbose_hook(payouts::client_config& cfg) {
-    std::string headers =
-        "Accept: application/json, Accept-Encoding: identity, User-Agent: " + cfg.user_agent;
-    for (auto const& h : P::extra_headers)
-        headers += ", " + std::string(h.name) + ": " + std::string(h.value);
-    for (auto const& c : P::credentials)
-        headers += ", " + std::string(c.header) + ": <redacted>";
-    cfg.on_event = [headers](payouts::fetch_event const& e) {
+    std::map<std::string, std::string, std::less<>> headers; // by provider name
+    boost::mp11::mp_for_each<payouts::all_providers>([&]<class P>(P) {
+        std::string h =
+            "Accept: application/json, Accept-Encoding: identity, User-Agent: " + cfg.user_agent;
+        for (auto const& x : P::extra_headers)
+            h += ", " + std::string(x.name) + ": " + std::string(x.value);
+        for (auto const& c : P::credentials)
+            h += ", " + std::string(c.header) + ": <redacted>";
+        headers[std::string(P::name)] = std::move(h);
+    });
+    cfg.on_event = [headers = std::move(headers)](payouts::fetch_event const& e) {
         using k = payouts::fetch_event_kind;
         switch (e.kind) {
-        case k::attempt_start:
-            std::cerr << "> attempt " << e.attempt << ": GET " << e.host << " [" << headers
-                      << "]\n";
+        case k::attempt_start: {
+            auto const it = headers.find(e.provider);
+            std::cerr << "> " << e.provider << " attempt " << e.attempt << ": GET " << e.host
+                      << " [" << (it == headers.end() ? std::string() : it->second) << "]\n";
             break;
+        } break;
         case k::attempt_end:
-            std::cerr << "< attempt " << e.attempt << ": status " << e.http_status << " after "
-                      << e.elapsed.count() << " ms";
+            std::cerr << "< " << e.provider << " attempt " << e.attempt << ": status "
+                      << e.http_status << " after " << e.elapsed.count() << " ms";
             if (e.error) std::cerr << " (" << e.error.message() << ")";
             if (!e.rate_limit_remaining.empty())
                 std::cerr << ", rate limit remaining " << e.rate_limit_remaining;
@@ -263,36 +284,71 @@ std::optional<typename P::id_type> parse_id(std::string const& text) {
     }
 }
 
-template <class P>
+struct get_outcome {
+    error_code ec;
+    payouts::payout value;
+    payouts::diagnostics diag;
+};
+
+// Every pair at once over one client; results land in `out` by position.
 int run_get(options const& o) {
-    auto cfg = load_config(o);
-    if (o.verbose) verbose_hook<P>(cfg);
-    auto id = parse_id<P>(o.target);
-    if (!id) {
-        std::cerr << "payouts: invalid_id: " << P::name << " ids are integers\n";
-        return exit_usage;
+    std::vector<get_outcome> out(o.pairs.size());
+    std::vector<std::function<void(payouts::client&)>> starts;
+    for (std::size_t i = 0; i < o.pairs.size(); ++i) {
+        auto const& [provider, text] = o.pairs[i];
+        int bad = 0;
+        boost::mp11::mp_for_each<payouts::all_providers>([&]<class P>(P) {
+            if (P::name != provider) return;
+            auto id = parse_id<P>(text);
+            if (!id) {
+                std::cerr << "payouts: invalid_id: " << P::name << " ids are integers\n";
+                bad = 1;
+                return;
+            }
+            starts.push_back([&r = out[i], id = std::move(*id)](payouts::client& cl) {
+                payouts::fetch<P>(cl, id, r.diag, [&r](error_code ec, payouts::payout p) {
+                    r.ec = ec;
+                    r.value = std::move(p);
+                });
+            });
+        });
+        if (bad) return exit_usage;
     }
+    auto cfg = load_config(o);
+    if (o.verbose) verbose_hook(cfg);
     net::io_context ioc;
     payouts::client cl(ioc, std::move(cfg));
-    payouts::diagnostics diag;
-    error_code result_ec;
-    payouts::payout result;
-    payouts::fetch<P>(cl, *id, diag, [&](error_code ec, payouts::payout p) {
-        result_ec = ec;
-        result = std::move(p);
-    });
+    for (auto& start : starts)
+        start(cl);
     ioc.run();
-    if (result_ec) {
-        print_error(result_ec, diag);
-        return exit_for(result_ec);
+
+    int rc = exit_ok;
+    bool const several = out.size() > 1;
+    boost::json::array docs;
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        auto const& r = out[i];
+        if (r.ec) {
+            print_error(r.ec, r.diag,
+                        several ? o.pairs[i].first + " " + o.pairs[i].second : std::string());
+            if (rc == exit_ok) rc = exit_for(r.ec);
+            docs.push_back(boost::json::object{{"provider", o.pairs[i].first},
+                                               {"id", o.pairs[i].second},
+                                               {"error", error_json(r.ec, r.diag)}});
+        } else {
+            docs.push_back(boost::json::value_from(r.value));
+            rows.push_back(payouts_tools::payout_cells(r.value));
+        }
     }
     if (o.format == "json") {
-        std::cout << boost::json::serialize(boost::json::value_from(result)) << '\n';
-    } else {
-        auto const cols = payouts_tools::payout_columns();
-        payouts_tools::write_table(std::cout, cols, {payouts_tools::payout_cells(result)});
+        if (several)
+            std::cout << boost::json::serialize(docs) << '\n';
+        else if (rc == exit_ok)
+            std::cout << boost::json::serialize(docs[0]) << '\n';
+    } else if (!rows.empty()) {
+        payouts_tools::write_table(std::cout, payouts_tools::payout_columns(), std::move(rows));
     }
-    return exit_ok;
+    return rc;
 }
 
 std::string csv_field(std::string_view s) {
@@ -427,8 +483,9 @@ int main(int argc, char** argv) try {
     }
     int rc = -1;
     boost::mp11::mp_for_each<payouts::all_providers>([&]<class P>(P) {
-        if (P::name == o.provider) rc = o.command == "get" ? run_get<P>(o) : run_batch<P>(o);
+        if (o.command == "batch" && P::name == o.provider) rc = run_batch<P>(o);
     });
+    if (o.command == "get") rc = run_get(o);
     if (rc < 0) throw usage_error("unknown provider " + o.provider);
     return rc;
 } catch (usage_error const& e) {

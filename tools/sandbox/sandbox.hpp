@@ -555,17 +555,20 @@ private:
         return d;
     }
 
+    // Token endpoints take only POST; `error` is the provider's own word for anything else.
+    static decision post_only(std::string_view error) {
+        decision d = oauth_error(405, error, "Use POST.");
+        d.rep.headers.emplace_back("Allow", "POST");
+        return d;
+    }
+
     decision druo_token(http::request<http::string_body> const& req, steady::time_point now) {
         std::string note = "druo-oauth";
         auto done = [&](decision d) {
             d.note = note + d.note;
             return d;
         };
-        if (req.method() != http::verb::post) {
-            decision d = oauth_error(405, "method_not_allowed", "Use POST.");
-            d.rep.headers.emplace_back("Allow", "POST");
-            return done(d);
-        }
+        if (req.method() != http::verb::post) return done(post_only("method_not_allowed"));
         boost::system::error_code ec;
         json::value v = json::parse(req.body(), ec);
         json::object const* o = ec ? nullptr : v.if_object();
@@ -609,11 +612,7 @@ private:
             d.note = note + d.note;
             return d;
         };
-        if (req.method() != http::verb::post) {
-            decision d = oauth_error(405, "invalid_request", "Use POST.");
-            d.rep.headers.emplace_back("Allow", "POST");
-            return done(d);
-        }
+        if (req.method() != http::verb::post) return done(post_only("invalid_request"));
         std::unordered_map<std::string, std::string> form;
         std::string_view body = req.body();
         while (!body.empty()) {
