@@ -32,6 +32,49 @@ using steady = std::chrono::steady_clock;
 
 enum class abort_reason { none, cancelled, deadline };
 
+// The pure steps of reading a response, kept apart from the socket so that
+// fuzz/fuzz_http_response.cpp drives them over in-memory bytes as exchange_op does.
+
+// Our callers' codes for a failed read: the parser's limits and a full read buffer are
+// errc::body_too_large, the stream's own timeout errc::timeout; the rest passes unchanged.
+inline error_code transport_error(error_code ec) {
+    if (ec == boost::beast::error::timeout) return errc::timeout;
+    if (ec == http::error::body_limit || ec == http::error::header_limit ||
+        ec == http::error::buffer_overflow)
+        return errc::body_too_large;
+    return ec;
+}
+
+// Interim 1xx responses (103 Early Hints; we never send Expect: 100-continue) come before the
+// real one on the same connection. A few are skipped; a server sending more gets its next
+// response taken as the answer, so a stream of them cannot hold the fetch.
+inline constexpr int max_interim_responses = 4;
+
+inline bool skip_interim(unsigned status, int skipped) noexcept {
+    return status / 100 == 1 && skipped < max_interim_responses;
+}
+
+inline bool is_identity(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+        v.remove_suffix(1);
+    if (v.size() != 8) return false;
+    for (std::size_t i = 0; i < 8; ++i)
+        if (ascii_lower(v[i]) != "identity"[i]) return false;
+    return true;
+}
+
+// Checked once the header is in, before the body is read: an encoding we would have to undo
+// (we asked for identity), and a body whose end only the connection's end tells.
+template <class Body>
+error_code refuse_before_body(http::response_parser<Body> const& p) {
+    auto const ce = p.get()[http::field::content_encoding];
+    if (!ce.empty() && !is_identity(ce)) return errc::unsupported_encoding;
+    if (p.need_eof()) return errc::unsupported_encoding;
+    return {};
+}
+
 // State of exchanges run one after another by one owner (a fetch or a token request). It lives
 // in the owner's shared state, so a cancellation handler can reach the socket and timers.
 struct exchange_state {
@@ -87,6 +130,13 @@ struct exchange_state {
         core.pool.discard(*hp, std::move(conn));
     }
 
+    // Closes a stale connection but keeps its slot, for the one retry on a new connection.
+    void retry_on_new_connection() {
+        stale_retried = true;
+        conn->close();
+        conn.reset();
+    }
+
     void release_connection(bool keep_alive) {
         if (!reserved) return;
         reserved = false;
@@ -110,24 +160,9 @@ struct exchange_state {
 
     error_code map_error(error_code ec) const {
         if (aborted != abort_reason::none) return abort_error();
-        if (ec == boost::beast::error::timeout) return errc::timeout;
-        if (ec == http::error::body_limit || ec == http::error::header_limit ||
-            ec == http::error::buffer_overflow)
-            return errc::body_too_large;
-        return ec;
+        return transport_error(ec);
     }
 };
-
-inline bool is_identity(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-    if (v.size() != 8) return false;
-    for (std::size_t i = 0; i < 8; ++i)
-        if (ascii_lower(v[i]) != "identity"[i]) return false;
-    return true;
-}
 
 #include <boost/asio/yield.hpp>
 
@@ -145,6 +180,9 @@ struct exchange_op : net::coroutine {
                 // A connection: a cached one, a new one, or wait until the host has a free slot.
                 for (;;) {
                     if (st.aborted != abort_reason::none) return fail(self, {});
+                    // After a stale connection the slot is still ours: a new connection, never
+                    // another cached one (it may be just as stale).
+                    if (st.reserved && !st.conn) break;
                     st.conn = st.core.pool.take_idle(*st.hp);
                     if (st.conn) {
                         st.reserved = true;
@@ -220,45 +258,38 @@ struct exchange_op : net::coroutine {
                 yield http::async_write(*st.conn, req, std::move(self));
                 if (ec) {
                     if (st.stale(ec)) {
-                        st.stale_retried = true;
-                        st.drop_connection();
+                        st.retry_on_new_connection();
                         continue;
                     }
                     return fail(self, ec);
                 }
 
                 st.phase = "reading the response";
-                // Interim 1xx responses (103 Early Hints; we never send Expect: 100-continue)
-                // come before the real one on the same connection: skip a few.
                 for (st.interim = 0;; ++st.interim) {
                     st.parser.emplace();
                     st.parser->body_limit(st.core.cfg.body_limit);
                     st.parser->header_limit(st.core.cfg.header_limit);
                     yield http::async_read_header(*st.conn, st.conn->buffer, *st.parser,
                                                   std::move(self));
-                    if (ec || st.parser->get().result_int() / 100 != 1 || st.interim >= 4) break;
+                    if (ec || !skip_interim(st.parser->get().result_int(), st.interim)) break;
                 }
                 if (ec) {
                     if (st.interim == 0 && st.stale(ec) && !st.parser->got_some() &&
                         st.conn->buffer.size() == 0) {
-                        st.stale_retried = true;
-                        st.drop_connection();
+                        st.retry_on_new_connection();
                         continue;
                     }
                     return fail(self, ec);
                 }
-                // Refused before the body is read: an encoding we would have to undo (we asked
-                // for identity), and bodies whose end only the connection's end tells.
-                if (!is_identity(st.parser->get()[http::field::content_encoding]) &&
-                    !st.parser->get()[http::field::content_encoding].empty())
-                    return fail(self, errc::unsupported_encoding);
-                if (st.parser->need_eof()) return fail(self, errc::unsupported_encoding);
+                if (auto const e = refuse_before_body(*st.parser)) return fail(self, e);
                 if (!st.parser->is_done()) {
                     yield http::async_read(*st.conn, st.conn->buffer, *st.parser, std::move(self));
                     if (ec) return fail(self, ec);
                 }
-                // Leftover bytes would be read as the next response: never reuse then.
-                st.release_connection(st.parser->keep_alive() && st.conn->buffer.size() == 0);
+                // Leftover bytes would be read as the next response, and after too many interim
+                // responses the real one is still to come: never reuse then.
+                st.release_connection(st.parser->keep_alive() && st.conn->buffer.size() == 0 &&
+                                      st.parser->get().result_int() / 100 != 1);
                 return self.complete(error_code{});
             }
         }
