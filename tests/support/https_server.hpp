@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -26,7 +27,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <list>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,6 +75,19 @@ struct reply {
     bool drop = false;    // close the connection without answering
     std::chrono::milliseconds delay{0}; // wait this long before answering
 
+    // Misbehaving mid-answer. The answer (`raw`, or the response built from the fields above)
+    // is written in pieces of `trickle_bytes`, `trickle` apart (0: at once); only its first
+    // `cut_at` bytes are sent, and then the server does `after_cut`.
+    enum class cut_action {
+        close, // close the connection (TCP FIN, no TLS close_notify)
+        reset, // reset it (SO_LINGER 0: RST)
+        stall, // keep it open and send nothing more, until the client goes
+    };
+    std::chrono::milliseconds trickle{0};
+    std::size_t trickle_bytes = 1;
+    std::size_t cut_at = std::numeric_limits<std::size_t>::max();
+    cut_action after_cut = cut_action::close;
+
     static reply json(unsigned status, std::string body) {
         reply r;
         r.status = status;
@@ -86,6 +102,9 @@ using script = std::function<reply(request_record const&)>;
 struct server_options {
     bool tls = true;
     payouts_tools::pki_options pki{};
+    /// Called with the server's TLS context after the certificate is loaded (protocol versions,
+    /// security level, ciphers).
+    std::function<void(net::ssl::context&)> tls_setup{};
 };
 
 class server {
@@ -99,6 +118,7 @@ public:
         , acceptor_(ioc) {
         ctx_.use_certificate_chain(net::buffer(pki_.leaf.cert_pem));
         ctx_.use_private_key(net::buffer(pki_.leaf.key_pem), net::ssl::context::pem);
+        if (o.tls_setup) o.tls_setup(ctx_);
         tcp::endpoint ep(net::ip::make_address("127.0.0.1"), 0);
         acceptor_.open(ep.protocol());
         acceptor_.set_option(net::socket_base::reuse_address(true));
@@ -139,6 +159,7 @@ public:
     std::size_t handshakes = 0;        // TLS handshakes completed
     std::size_t failed_handshakes = 0; // TLS handshakes the client broke off
     std::size_t closed_by_client = 0;  // connections the client closed (EOF or reset)
+    std::size_t bytes_sent = 0;        // answer bytes written by misbehaving (trickle, cut) replies
 
 private:
     struct session_ctl {
@@ -223,7 +244,9 @@ private:
                 }
             }
             if (r.drop) co_return;
-            if (!r.raw.empty()) {
+            if (r.trickle.count() > 0 || r.cut_at != std::numeric_limits<std::size_t>::max()) {
+                if (!co_await misbehave(stream, timer, r)) co_return;
+            } else if (!r.raw.empty()) {
                 auto [wec, wn] = co_await net::async_write(stream, net::buffer(r.raw),
                                                            net::as_tuple(net::use_awaitable));
                 if (wec) co_return;
@@ -242,6 +265,67 @@ private:
                 if (wec) co_return;
             }
             if (r.close) co_return;
+        }
+    }
+
+    // The answer of `r` in pieces and/or cut short; false when the connection is finished.
+    template <class Stream>
+    net::awaitable<bool> misbehave(Stream& stream, net::steady_timer& timer, reply const& r) {
+        std::string wire = r.raw;
+        if (wire.empty()) {
+            http::response<http::string_body> res{http::status(r.status), 11};
+            res.result(r.status);
+            for (auto const& [hn, hv] : r.headers)
+                res.insert(hn, hv);
+            res.body() = r.body;
+            if (r.chunked)
+                res.chunked(true);
+            else
+                res.prepare_payload();
+            std::ostringstream os;
+            os << res;
+            wire = os.str();
+        }
+        bool const cut = r.cut_at < wire.size();
+        if (cut) wire.resize(r.cut_at);
+        std::size_t const piece = r.trickle.count() > 0 ? std::max<std::size_t>(r.trickle_bytes, 1)
+                                                        : std::max<std::size_t>(wire.size(), 1);
+        for (std::size_t at = 0; at < wire.size(); at += piece) {
+            if (at > 0 && r.trickle.count() > 0) {
+                timer.expires_after(r.trickle);
+                auto [tec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+                if (tec) co_return false;
+            }
+            auto const n = std::min(piece, wire.size() - at);
+            auto [wec, wn] = co_await net::async_write(stream, net::buffer(wire.data() + at, n),
+                                                       net::as_tuple(net::use_awaitable));
+            if (wec) {
+                if (wec != net::error::operation_aborted) ++closed_by_client;
+                co_return false;
+            }
+            bytes_sent += wn;
+        }
+        if (!cut) co_return !r.close;
+        auto& sock = beast::get_lowest_layer(stream).socket();
+        boost::system::error_code ignored;
+        switch (r.after_cut) {
+        case reply::cut_action::close:
+            co_return false;
+        case reply::cut_action::reset:
+            sock.set_option(net::socket_base::linger(true, 0), ignored);
+            sock.close(ignored);
+            co_return false;
+        case reply::cut_action::stall:
+            break;
+        }
+        char byte;
+        for (;;) {
+            auto [rec, rn] = co_await stream.async_read_some(net::buffer(&byte, 1),
+                                                             net::as_tuple(net::use_awaitable));
+            if (rec) {
+                if (rec != net::error::operation_aborted) ++closed_by_client;
+                co_return false;
+            }
         }
     }
 
