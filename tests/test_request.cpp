@@ -150,6 +150,40 @@ TEST_CASE("parse_base_url refuses what could change the target or leak") {
     CHECK_FALSE(url_refused("https://example.com/a%2Fb"));
 }
 
+TEST_CASE("a refused base or token URL is named by scheme and host only, never its secrets") {
+    auto const why_for = [](std::string_view url) {
+        std::string why;
+        CHECK(!detail::parse_base_url(url, why));
+        return why;
+    };
+    for (std::string_view url :
+         {"https://user:S3cr3t-canary@api.example.com/v1",
+          "https://api.example.com/v1?api_key=S3cr3t-canary",
+          "https://api.example.com/v1#S3cr3t-canary", "https://api.example.com/S3cr3t-canary/../x",
+          "https://api.example.com/S3cr3t-canary x", "ftp://S3cr3t-canary@api.example.com",
+          "S3cr3t-canary"}) {
+        CAPTURE(url);
+        auto const why = why_for(url);
+        CHECK(why.find("S3cr3t") == std::string::npos);
+        CHECK(why.find("canary") == std::string::npos);
+    }
+    CHECK(why_for("https://u:pw@api.example.com/v1") ==
+          "base URL \"https://(user info not shown)@api.example.com/...\": user info is not "
+          "allowed");
+    CHECK(why_for("https://api.example.com:44a") ==
+          "base URL \"https://api.example.com:44a\": invalid port");
+
+    // Through the provider set-up, for a token URL too.
+    std::string why;
+    auto r = setup<Druo>({{"CLIENT_ID", "i"}, {"CLIENT_SECRET", "s"}}, {},
+                         "https://x:S3cr3t-canary@auth.example.com/oauth/token", false,
+                         environment::sandbox, &why);
+    REQUIRE(!r);
+    CHECK(r.error() == errc::invalid_config);
+    CHECK(why.find("token URL") != std::string::npos);
+    CHECK(why.find("S3cr3t") == std::string::npos);
+}
+
 TEST_CASE("each provider's request target: base URL prefix kept, provider path appended") {
     CHECK(target_for<Yuno>("3f1c") == "/v1/payouts/3f1c");
     CHECK(target_for<Druo>("trx_1") == "/payouts/trx_1");
@@ -186,6 +220,38 @@ TEST_CASE("Truust ids are positive integers") {
     CHECK(target_for<Truust>(9223372036854775807) == "/2.0/orders/9223372036854775807/payout");
     CHECK(id_error<Truust>(0) == errc::invalid_id);
     CHECK(id_error<Truust>(-5) == errc::invalid_id);
+}
+
+TEST_CASE("loggable_headers: every credential value redacted, everything else as sent") {
+    detail::request_type req;
+    std::string why;
+    auto y = setup<Yuno>({{"PUBLIC_API_KEY", "CANARY-pub"}, {"PRIVATE_SECRET_KEY", "CANARY-sec"}});
+    REQUIRE(y.has_value());
+    REQUIRE(!detail::build_get_request(*y, "p1", "", "ua/1", req, why));
+    CHECK(detail::loggable_headers(req, *y) == "Host: api-sandbox.y.uno\n"
+                                               "User-Agent: ua/1\n"
+                                               "Accept: application/json\n"
+                                               "Accept-Encoding: identity\n"
+                                               "public-api-key: <redacted>\n"
+                                               "private-secret-key: <redacted>");
+    // OAuth: the access token's header.
+    auto c = setup<Checkout>({{"CLIENT_ID", "CANARY-id"}, {"CLIENT_SECRET", "CANARY-cs"}});
+    REQUIRE(c.has_value());
+    REQUIRE(c->oauth);
+    REQUIRE(!detail::build_get_request(*c, "pay_1", "CANARY-token", "ua", req, why));
+    auto const shown = detail::loggable_headers(req, *c);
+    CHECK(shown.find("Authorization: <redacted>") != std::string::npos);
+    CHECK(shown.find("CANARY") == std::string::npos);
+    // Every provider's static credentials.
+    auto const none_leak = [&](auto const& s) {
+        REQUIRE(s.has_value());
+        REQUIRE(!detail::build_get_request(*s, "1", "", "ua", req, why));
+        CHECK(detail::loggable_headers(req, *s).find("CANARY") == std::string::npos);
+    };
+    none_leak(setup<Truust>({{"SECRET_KEY", "CANARY-t"}}));
+    none_leak(setup<Druo>({{"ACCESS_TOKEN", "CANARY-d"}}));
+    none_leak(setup<Checkout>({{"SECRET_KEY", "CANARY-c"}}));
+    none_leak(setup<Introw>({{"API_KEY", "CANARY-i"}}));
 }
 
 TEST_CASE("the request: exact headers, auth and extra headers, nothing else") {

@@ -100,6 +100,7 @@ struct provider_setup {
     std::string target_prefix; // base path prefix + P::path up to "{id}"
     std::string target_suffix; // P::path after "{id}"
     std::vector<std::pair<std::string_view, std::string>> static_headers; // auth + extra
+    std::vector<std::string_view> secret_headers; // names whose values are credentials
     std::vector<std::string_view> request_id_headers;
     std::string_view rate_limit_header;
 
@@ -164,6 +165,7 @@ make_provider_setup(std::string_view base_url_override, std::string_view token_u
                 return fail(errc::invalid_config, "credential " + env_name(P::name, c.credential) +
                                                       " contains a control character");
             s.static_headers.emplace_back(c.header, std::string(c.prefix) + v);
+            s.secret_headers.push_back(c.header);
         }
     } else if (P::oauth && credential("CLIENT_ID") && credential("CLIENT_SECRET")) {
         auto const& o = *P::oauth;
@@ -192,6 +194,7 @@ make_provider_setup(std::string_view base_url_override, std::string_view token_u
         s.scope = o.scope;
         s.token_header = o.header;
         s.token_prefix = o.prefix;
+        s.secret_headers.push_back(o.header);
     } else {
         std::string names;
         for (auto m : missing) {
@@ -252,6 +255,34 @@ inline error_code build_get_request(provider_setup const& s, std::string_view id
     for (auto const& [name, value] : s.static_headers)
         req.set(name, value);
     return {};
+}
+
+/// \brief The header lines of `req` ("Name: value", one per line) as a log may show them: the
+/// value of every header that carries a credential of `s` (and any Authorization or Cookie
+/// header) is replaced by `<redacted>`.
+inline std::string loggable_headers(request_type const& req, provider_setup const& s) {
+    auto const same = [](std::string_view a, std::string_view b) {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+        return true;
+    };
+    std::string out;
+    for (auto const& f : req) {
+        std::string_view const name = f.name_string();
+        bool secret = same(name, "Authorization") || same(name, "Cookie") ||
+                      same(name, "Proxy-Authorization");
+        for (auto h : s.secret_headers)
+            secret = secret || same(name, h);
+        if (!out.empty()) out += '\n';
+        out += name;
+        out += ": ";
+        if (secret)
+            out += "<redacted>";
+        else
+            out += f.value();
+    }
+    return out;
 }
 
 /// The OAuth client-credentials token request of `s` (JSON or form body, per the provider).

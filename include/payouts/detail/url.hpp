@@ -83,10 +83,32 @@ inline bool hostname_ok(std::string_view h) noexcept {
     return h.back() != '-';
 }
 
-/// Parses `scheme://host[:port][/prefix]`; `why` says what is wrong on failure.
+// A refused URL may carry a secret (user info, an api_key query, a token in the path), and the
+// reason for refusing it goes into diagnostics: only the scheme and host are ever repeated.
+inline std::string redacted_url(std::string_view s) {
+    auto const scheme_end = s.find("://");
+    if (scheme_end == std::string_view::npos || scheme_end > 16) return "(not shown)";
+    auto rest = s.substr(scheme_end + 3);
+    auto const authority_end = rest.find_first_of("/?#");
+    auto authority = rest.substr(0, authority_end);
+    auto const at = authority.rfind('@');
+    bool const had_userinfo = at != std::string_view::npos;
+    if (had_userinfo) authority.remove_prefix(at + 1);
+    std::string out;
+    for (char c : s.substr(0, scheme_end + 3).substr(0, 19))
+        out += is_ascii_alpha(c) || c == ':' || c == '/' ? c : '?';
+    if (had_userinfo) out += "(user info not shown)@";
+    for (char c : authority.substr(0, 100))
+        out += static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '"' ? '?' : c;
+    if (authority_end != std::string_view::npos) out += "/...";
+    return out;
+}
+
+/// Parses `scheme://host[:port][/prefix]`; `why` says what is wrong on failure (naming only the
+/// URL's scheme and host: the rest may hold a secret).
 inline boost::system::result<base_url> parse_base_url(std::string_view s, std::string& why) {
     auto const bad = [&](std::string w) -> boost::system::result<base_url> {
-        why = "base URL \"" + std::string(s.substr(0, 200)) + "\": " + std::move(w);
+        why = "base URL \"" + redacted_url(s) + "\": " + std::move(w);
         return make_error_code(errc::invalid_config);
     };
     base_url u;
