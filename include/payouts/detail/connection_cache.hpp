@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,30 +25,35 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 
 // One transport connection. HTTPS and loopback plaintext share one type so the exchange op is
-// instantiated once: the plaintext case simply talks to the TCP layer under the (unused) TLS
-// layer.
+// instantiated once; only an HTTPS connection constructs the TLS layer, because Asio's
+// ssl::stream costs about 70 KB per connection before any byte is sent (its two 17 KiB record
+// buffers, zero-filled, plus OpenSSL's BIO pair), which a plaintext connection never uses.
 class connection {
 public:
     using executor_type = net::any_io_executor;
 
     connection(executor_type ex, net::ssl::context& ctx, bool tls, std::size_t buffer_max)
-        : stream_(std::move(ex), ctx)
-        , buffer(buffer_max)
-        , tls_(tls) {}
+        : buffer(buffer_max) {
+        if (tls)
+            tls_.emplace(std::move(ex), ctx);
+        else
+            plain_.emplace(std::move(ex));
+    }
 
-    executor_type get_executor() noexcept { return stream_.get_executor(); }
-    beast::tcp_stream& tcp() noexcept { return stream_.next_layer(); }
-    beast::ssl_stream<beast::tcp_stream>& tls_stream() noexcept { return stream_; }
-    bool is_tls() const noexcept { return tls_; }
+    executor_type get_executor() noexcept { return tcp().get_executor(); }
+    beast::tcp_stream& tcp() noexcept { return tls_ ? tls_->next_layer() : *plain_; }
+    // HTTPS connections only.
+    beast::ssl_stream<beast::tcp_stream>& tls_stream() noexcept { return *tls_; }
+    bool is_tls() const noexcept { return tls_.has_value(); }
 
     template <class MutableBuffers, class Token>
     auto async_read_some(MutableBuffers const& b, Token&& token) {
         return net::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
             [this](auto handler, MutableBuffers const& bufs) {
                 if (tls_)
-                    stream_.async_read_some(bufs, std::move(handler));
+                    tls_->async_read_some(bufs, std::move(handler));
                 else
-                    stream_.next_layer().async_read_some(bufs, std::move(handler));
+                    plain_->async_read_some(bufs, std::move(handler));
             },
             token, b);
     }
@@ -57,9 +63,9 @@ public:
         return net::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
             [this](auto handler, ConstBuffers const& bufs) {
                 if (tls_)
-                    stream_.async_write_some(bufs, std::move(handler));
+                    tls_->async_write_some(bufs, std::move(handler));
                 else
-                    stream_.next_layer().async_write_some(bufs, std::move(handler));
+                    plain_->async_write_some(bufs, std::move(handler));
             },
             token, b);
     }
@@ -73,16 +79,15 @@ public:
     }
 
 private:
-    beast::ssl_stream<beast::tcp_stream> stream_;
+    // Exactly one is engaged, for the connection's whole life.
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
+    std::optional<beast::tcp_stream> plain_;
 
 public:
     // Reused for every response on this connection: its capacity stays, so a keep-alive fetch
     // does not allocate a read buffer.
     beast::flat_buffer buffer;
     std::chrono::steady_clock::time_point idle_since{};
-
-private:
-    bool tls_;
 };
 
 // A fetch waiting for something another operation hands over (a connection slot, an OAuth
