@@ -110,8 +110,13 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
     return make_time(y, mo, d, h, mi, se);
 }
 
+// The longest wait a Retry-After can ask for, in either form (the caller clamps it to its
+// policy anyway): 10^8 s, far beyond any policy yet small enough for every clock's duration.
+inline constexpr std::int64_t max_retry_after_seconds = 100000000;
+
 /// \brief The wait a Retry-After value asks for: delay-seconds or an HTTP-date (relative to
-/// `now`; a date in the past means no wait). Anything else is ignored (nullopt).
+/// `now`; a date in the past means no wait), at most `max_retry_after_seconds`. Anything else
+/// is ignored (nullopt).
 inline std::optional<std::chrono::milliseconds>
 parse_retry_after(std::string_view v, std::chrono::system_clock::time_point now) noexcept {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
@@ -120,18 +125,24 @@ parse_retry_after(std::string_view v, std::chrono::system_clock::time_point now)
         v.remove_suffix(1);
     if (v.empty()) return std::nullopt;
     if (v.find_first_not_of("0123456789") == std::string_view::npos) {
-        // Large values saturate: the caller clamps to its policy anyway.
         std::int64_t secs = 0;
         for (char c : v) {
             secs = secs * 10 + (c - '0');
-            if (secs > 100000000) break;
+            if (secs > max_retry_after_seconds) break;
         }
-        return std::chrono::seconds(std::min<std::int64_t>(secs, 100000000));
+        return std::chrono::seconds(std::min(secs, max_retry_after_seconds));
     }
     auto const t = parse_http_date(v);
     if (!t) return std::nullopt;
-    auto const d = std::chrono::duration_cast<std::chrono::milliseconds>(*t - now);
-    return d.count() > 0 ? d : std::chrono::milliseconds(0);
+    // A date may lie beyond the range of `now`'s duration (nanoseconds reach only 1677 to
+    // 2262): the distance is taken in whole seconds first, in `now`'s units only once bounded.
+    using namespace std::chrono;
+    auto const now_s = time_point_cast<seconds>(now); // toward zero: stays in now's range
+    auto const ahead = *t - now_s;                    // now's fraction is within (-1 s, 1 s)
+    if (ahead < seconds(0)) return milliseconds(0);
+    if (ahead > seconds(max_retry_after_seconds + 1)) return seconds(max_retry_after_seconds);
+    auto const d = duration_cast<milliseconds>(ahead - (now - now_s));
+    return std::clamp(d, milliseconds(0), milliseconds(seconds(max_retry_after_seconds)));
 }
 
 /// \brief Full-jitter exponential backoff: a uniform wait in [0, min(cap, base × 2^(retry-1))]
