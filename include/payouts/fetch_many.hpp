@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -32,9 +33,13 @@ struct batch_options {
     /// wait in memory until every earlier id is reported. Below `concurrency` (0 included):
     /// 4 × concurrency.
     std::size_t reorder_window = 0;
-    /// When a provider says its rate-limit budget is spent (a remaining count of 0), no new
-    /// fetch starts for this long. 429 answers are handled by each fetch's retry policy.
+    /// When a provider says its rate-limit budget is spent (a remaining count of 0), or a fetch
+    /// still ends in `errc::rate_limited` after its own retries, no new fetch starts for this
+    /// long.
     std::chrono::milliseconds rate_limit_pause{60000};
+    /// How many times an id whose fetch ended in `errc::rate_limited` is fetched again after a
+    /// pause before that error is reported for it.
+    unsigned rate_limited_refetches = 2;
 };
 
 /// The outcome for one id of a batch.
@@ -81,9 +86,17 @@ struct batch_state : std::enable_shared_from_this<batch_state<P, OnResult, Handl
     bool done = false;
     std::unique_ptr<boost::asio::cancellation_signal[]> signals; // one per concurrency slot
     std::vector<std::size_t> free_slots;
-    std::size_t next = 0;                            // next id to launch
+    std::size_t next = 0;                            // next id never launched yet
     std::size_t reported = 0;                        // ids reported so far (all before this index)
     std::deque<std::optional<batch_result>> pending; // results for [reported, next)
+    // Ids to fetch again after a rate-limit pause, with the result each would otherwise get.
+    std::deque<batch_result> refetch;
+    std::vector<unsigned char> refetches; // per id, how often it was queued again
+    // Requests the provider's budget still allows (its last remaining count less the fetches
+    // started since); -1 while the provider has not said.
+    long long budget = -1;
+
+    std::size_t in_flight() const noexcept { return opt.concurrency - free_slots.size(); }
 
     void start() {
         auto slot = boost::asio::get_associated_cancellation_slot(handler);
@@ -92,6 +105,7 @@ struct batch_state : std::enable_shared_from_this<batch_state<P, OnResult, Handl
                 self->cancel();
             });
         }
+        refetches.assign(ids.size(), 0);
         pump();
     }
 
@@ -104,27 +118,57 @@ struct batch_state : std::enable_shared_from_this<batch_state<P, OnResult, Handl
         pump();
     }
 
+    bool may_launch() const {
+        if (cancelled || pausing || free_slots.empty() || budget == 0) return false;
+        if (!refetch.empty()) return true;
+        return next < ids.size() && next - reported < opt.reorder_window;
+    }
+
     void pump() {
-        // Ids never launched because of cancellation are answered, not dropped.
-        while (cancelled && next < ids.size()) {
-            batch_result r;
-            r.index = next++;
-            r.ec = boost::asio::error::operation_aborted;
-            r.diag.message = "the batch was cancelled before this id was fetched";
-            pending.emplace_back(std::move(r));
+        if (cancelled) {
+            // Ids never launched are answered, not dropped; ids waiting to be fetched again keep
+            // the rate-limit error they had.
+            for (auto& r : refetch)
+                pending[r.index - reported].emplace(std::move(r));
+            refetch.clear();
+            while (next < ids.size()) {
+                batch_result r;
+                r.index = next++;
+                r.ec = boost::asio::error::operation_aborted;
+                r.diag.message = "the batch was cancelled before this id was fetched";
+                pending.emplace_back(std::move(r));
+            }
         }
-        while (!cancelled && !pausing && !free_slots.empty() && next < ids.size() &&
-               next - reported < opt.reorder_window)
-            launch();
+        // Reporting first frees the reorder window for the launches after it.
         flush();
+        while (may_launch())
+            launch();
         if (reported == ids.size() && !done) finish();
     }
 
+    void pause_for_rate_limit() {
+        if (pausing || cancelled) return;
+        pausing = true;
+        pause.expires_after(opt.rate_limit_pause);
+        pause.async_wait([self = this->shared_from_this()](error_code) {
+            self->pausing = false;
+            self->budget = -1; // a new window: the next answers say what it allows
+            self->pump();
+        });
+    }
+
     void launch() {
-        std::size_t const index = next++;
+        std::size_t index;
+        if (!refetch.empty()) {
+            index = refetch.front().index;
+            refetch.pop_front();
+        } else {
+            index = next++;
+            pending.emplace_back();
+        }
+        if (budget > 0) --budget;
         std::size_t const slot = free_slots.back();
         free_slots.pop_back();
-        pending.emplace_back();
         auto diag = std::make_shared<diagnostics>();
         fetch<P>(*cl, ids[index], *diag,
                  boost::asio::bind_cancellation_slot(
@@ -136,20 +180,27 @@ struct batch_state : std::enable_shared_from_this<batch_state<P, OnResult, Handl
 
     void completed(std::size_t index, std::size_t slot, error_code ec, payout p, diagnostics d) {
         free_slots.push_back(slot);
-        if (d.rate_limit_remaining == 0 && !pausing && !cancelled) {
-            pausing = true;
-            pause.expires_after(opt.rate_limit_pause);
-            pause.async_wait([self = this->shared_from_this()](error_code) {
-                self->pausing = false;
-                self->pump();
-            });
+        if (d.rate_limit_remaining >= 0) {
+            // The fetches still in flight may not be counted in that answer yet; and answers
+            // arrive in any order, so an older, larger count never raises the estimate (only a
+            // pause, which waits for a new window, forgets it).
+            auto left = d.rate_limit_remaining - static_cast<long long>(in_flight());
+            if (left < 0) left = 0;
+            budget = budget < 0 ? left : std::min(budget, left);
         }
-        auto& r = pending[index - reported];
-        r.emplace();
-        r->index = index;
-        r->ec = ec;
-        r->value = std::move(p);
-        r->diag = std::move(d);
+        batch_result r;
+        r.index = index;
+        r.ec = ec;
+        r.value = std::move(p);
+        r.diag = std::move(d);
+        bool const throttled = ec == errc::rate_limited;
+        if (throttled && !cancelled && refetches[index] < opt.rate_limited_refetches) {
+            ++refetches[index];
+            refetch.push_back(std::move(r));
+        } else {
+            pending[index - reported].emplace(std::move(r));
+        }
+        if (throttled || (budget == 0 && in_flight() == 0)) pause_for_rate_limit();
         pump();
     }
 
@@ -193,8 +244,11 @@ struct fetch_many_initiation {
 /// id, in input order — success or typed error; no id is dropped or repeated.
 ///
 /// Each id goes through `fetch<P>` with the client's retry policy (so 429 with Retry-After and
-/// transient 5xx are retried inside each fetch's deadline). When a response says the provider's
-/// rate-limit budget is spent, new fetches wait `opt.rate_limit_pause`.
+/// transient 5xx are retried inside each fetch's deadline). Where the provider tells its
+/// remaining rate-limit budget (Introw), no more fetches are started than it allows; when it is
+/// spent, or a fetch still ends in `errc::rate_limited`, new fetches wait `opt.rate_limit_pause`
+/// and a rate-limited id is fetched again (up to `opt.rate_limited_refetches` times) before its
+/// error is reported.
 ///
 /// \par Completion signature
 /// `void(error_code)`: empty when every id was reported; asio::error::operation_aborted after a
