@@ -68,21 +68,28 @@ enum class fetch_event_kind {
     attempt_end,     ///< an attempt ended: `http_status` (0 without a response), `error`
     retry_scheduled, ///< another attempt follows after `delay`
     decode_error,    ///< a 2xx body did not decode; `message` says where and why
+    /// An attempt waited for a new OAuth token: `host` is the token endpoint's, `http_status`
+    /// and `error` the token request's outcome (one token request may serve many fetches).
+    token_wait_end,
 };
 
 /// \brief One event of a fetch, for logging and metrics. Every view is valid only during the
 /// hook call. Never holds a credential, token or authorization header.
 struct fetch_event {
     fetch_event_kind kind = fetch_event_kind::attempt_start;
-    std::string_view provider;             ///< the provider's name
-    std::string_view host;                 ///< Host of the request
-    unsigned attempt = 0;                  ///< number of the attempt this is about (from 1)
-    int http_status = 0;                   ///< attempt_end: the response's status, 0 if none
-    error_code error;                      ///< attempt_end: the attempt's outcome
-    std::chrono::milliseconds elapsed{0};  ///< since the fetch started
+    std::string_view provider;                    ///< the provider's name
+    std::string_view host;                        ///< Host of the request
+    unsigned attempt = 0;                         ///< number of the attempt this is about (from 1)
+    int http_status = 0;                          ///< attempt_end: the response's status, 0 if none
+    error_code error;                             ///< attempt_end: the attempt's outcome
+    std::chrono::milliseconds elapsed{0};         ///< since the fetch started
+    std::chrono::milliseconds attempt_elapsed{0}; ///< attempt_end: how long this attempt took
     std::chrono::milliseconds delay{0};    ///< retry_scheduled: the wait before the next attempt
     std::string_view message;              ///< decode_error and failed attempts: what went wrong
     std::string_view rate_limit_remaining; ///< attempt_end: the provider's remaining-budget header
+    /// attempt_end: the request line and headers sent ("GET /target", then "Name: value" lines),
+    /// every credential's value replaced by `<redacted>`; empty when nothing was sent.
+    std::string_view request;
 };
 
 /// \brief Everything a `client` can be told. A plain aggregate: set what you need, keep the

@@ -71,9 +71,30 @@ struct fetch_state {
     std::string token_used;
     std::optional<std::chrono::milliseconds> retry_after;
     std::string_view rate_limit_remaining;
+    steady::time_point attempt_start{};
+    bool sent = false; // this attempt got as far as sending its request
 
     std::chrono::milliseconds elapsed() const {
         return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
+    }
+
+    void emit_token_wait_end() {
+        auto const& hook = core->cfg.on_event;
+        if (!hook) return;
+        auto const& tc = prov->token;
+        fetch_event e;
+        e.kind = fetch_event_kind::token_wait_end;
+        e.provider = P::name;
+        e.host = prov->setup.token_host;
+        e.attempt = requests;
+        e.http_status = tc.last_status;
+        e.error = tc.last_ec;
+        e.elapsed = elapsed();
+        e.message = tc.last_why;
+        try {
+            hook(e);
+        } catch (...) {
+        }
     }
 
     void emit(fetch_event_kind k, std::chrono::milliseconds delay = {}) {
@@ -90,6 +111,16 @@ struct fetch_state {
         e.delay = delay;
         e.message = attempt_why;
         e.rate_limit_remaining = rate_limit_remaining;
+        std::string shown; // built only for a hook, and only once the request exists
+        if (k == fetch_event_kind::attempt_end) {
+            e.attempt_elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+                steady::now() - attempt_start);
+            if (sent && prov) {
+                shown =
+                    "GET " + std::string(req.target()) + "\n" + loggable_headers(req, prov->setup);
+                e.request = shown;
+            }
+        }
         try {
             hook(e);
         } catch (...) {
@@ -213,7 +244,15 @@ struct fetch_driver {
                 st.attempt_retryable = false;
                 st.retry_after.reset();
                 st.rate_limit_remaining = {};
+                // Diagnostics describe the last attempt: an attempt that gets no response must
+                // not report an earlier response's status, provider error or budget.
                 st.diag.http_status = 0;
+                st.diag.provider_code.clear();
+                st.diag.provider_message.clear();
+                st.diag.request_id.clear();
+                st.diag.rate_limit_remaining = -1;
+                st.attempt_start = steady::now();
+                st.sent = false;
                 ++st.attempts;
                 ++st.requests;
                 st.emit(fetch_event_kind::attempt_start);
@@ -243,6 +282,7 @@ struct fetch_driver {
                         st.diag.provider_message = tc.last_message;
                         st.diag.host = st.prov->setup.token_host;
                     }
+                    if (st.prov->token.flights != st.flights_seen) st.emit_token_wait_end();
                 }
 
                 if (!st.attempt_ec) {
@@ -252,6 +292,7 @@ struct fetch_driver {
                 }
                 if (!st.attempt_ec) {
                     st.diag.host = st.prov->setup.host;
+                    st.sent = true;
                     yield async_exchange(st.ex, st.req, exchange_callback{&resume, sp, {}});
                     if (ec) {
                         st.attempt_ec = ec;
