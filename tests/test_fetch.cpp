@@ -25,11 +25,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 #include <doctest/doctest.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -39,6 +44,7 @@
 using namespace payouts;
 using namespace std::chrono_literals;
 namespace net = boost::asio;
+using tcp = net::ip::tcp;
 using test_support::reply;
 using test_support::request_record;
 using test_support::server;
@@ -1146,4 +1152,369 @@ TEST_CASE("fetch_many: after the rate-limit pause the batch goes on") {
     REQUIRE(arrivals.size() == 4);
     // The third request waited out the pause (a lower bound a timer guarantees, not a speed claim).
     CHECK(arrivals[2] - arrivals[1] >= 200ms);
+}
+
+TEST_CASE("stale keep-alive: the one retry opens a new connection, not another stale one") {
+    net::io_context ioc;
+    server srv(ioc, [&](request_record const& r) {
+        auto rep = reply::json(200, yuno_body(r.target.substr(r.target.rfind('/') + 1)));
+        rep.close = true; // keep-alive on the wire, yet the server closes right after
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    cfg.retry.max_attempts = 1; // the stale retry is not an attempt
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    // Four fetches at once leave four idle connections, all of which the server then closes.
+    int ok = 0;
+    for (int i = 0; i < 4; ++i)
+        fetch<Yuno>(c, "w" + std::to_string(i), [&](error_code ec, payout) { ok += !ec; });
+    pump(ioc, 1s);
+    REQUIRE(ok == 4);
+    CHECK(c.idle_connections() == 4);
+    pump(ioc, 50ms);
+    // One after another: each takes a stale connection, and its one silent retry must not take
+    // the next stale one from the cache.
+    for (int i = 0; i < 4; ++i) {
+        auto const o = get<Yuno>(ioc, c, "v" + std::to_string(i));
+        CHECK_MESSAGE(!o.ec, o.d.message);
+        CHECK(o.p.id == "v" + std::to_string(i));
+        CHECK(o.d.attempts == 1);
+    }
+    CHECK(srv.requests.size() == 8);
+}
+
+TEST_CASE("fetch_many: a result that frees the reorder window starts the next fetches") {
+    net::io_context ioc;
+    // The first id is slow: while it holds its slot the window fills with finished results.
+    server srv(ioc, [](request_record const& r) {
+        auto const id = r.target.substr(r.target.rfind('/') + 1);
+        auto rep = reply::json(200, yuno_body(id));
+        if (id == "id-0") rep.delay = 300ms;
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 12; ++i)
+        ids.push_back("id-" + std::to_string(i));
+    batch_run b;
+    fetch_many<Yuno>(
+        c, ids, batch_options{.concurrency = 2, .reorder_window = 2},
+        [&](batch_result r) { b.results.push_back(std::move(r)); },
+        [&](error_code ec) {
+            b.done = ec;
+            ioc.stop();
+        });
+    ioc.run_for(10s);
+    REQUIRE(b.done.has_value());
+    CHECK(!*b.done);
+    REQUIRE(b.results.size() == ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        CHECK(b.results[i].index == i);
+        CHECK_MESSAGE(!b.results[i].ec, b.results[i].ec.message());
+        CHECK(b.results[i].value.id == ids[i]);
+    }
+}
+
+TEST_CASE("fetch_many: Introw's remaining budget caps the fetches started, with 4 at once") {
+    net::io_context ioc;
+    // A budget of 5 requests per 300 ms window; beyond it, 429 (Introw sends no Retry-After).
+    auto const t0 = std::chrono::steady_clock::now();
+    std::map<long long, int> per_window;
+    int refused = 0;
+    server srv(ioc, [&](request_record const&) {
+        auto const w = (std::chrono::steady_clock::now() - t0) / 300ms;
+        int const used = ++per_window[w];
+        if (used > 5) {
+            ++refused;
+            auto rep = reply::json(429, R"({"error":{"code":"RATE_LIMITED","message":"slow"}})");
+            rep.headers.emplace_back("x-ratelimit-remaining-minute", "0");
+            return rep;
+        }
+        auto rep = reply::json(200, fixture("introw/get-payout-200-pending-review.json"));
+        rep.headers.emplace_back("x-ratelimit-remaining-minute", std::to_string(5 - used));
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    cfg.retry.max_attempts = 1; // a 429 would end the fetch: none may happen
+    add_provider(cfg, "introw", srv.url(), {{"API_KEY", "k"}});
+    client c(ioc, cfg);
+    batch_run b;
+    fetch_many<Introw>(
+        c, std::vector<std::string>(12, "pay_2x7n4q8z0w1a2b3c4d5e6f7g"),
+        batch_options{.concurrency = 4, .rate_limit_pause = 350ms},
+        [&](batch_result r) { b.results.push_back(std::move(r)); },
+        [&](error_code ec) {
+            b.done = ec;
+            ioc.stop();
+        });
+    ioc.run_for(20s);
+    REQUIRE(b.done.has_value());
+    CHECK(!*b.done);
+    REQUIRE(b.results.size() == 12);
+    for (auto const& r : b.results)
+        CHECK_MESSAGE(!r.ec, r.ec.message());
+    CHECK(refused == 0);
+    CHECK(srv.requests.size() == 12);
+    for (auto const& [w, n] : per_window)
+        CHECK(n <= 5);
+}
+
+TEST_CASE("fetch_many: an id still rate-limited after its retries is fetched again later") {
+    net::io_context ioc;
+    std::map<std::string, int> seen;
+    server srv(ioc, [&](request_record const& r) {
+        auto const id = r.target.substr(r.target.rfind('/') + 1);
+        int const n = ++seen[id];
+        // "once" is refused on its first request; "always" on every one.
+        if ((id == "once" && n == 1) || id == "always")
+            return reply::json(429, R"({"code":"TOO_MANY_REQUESTS","messages":["slow down"]})");
+        return reply::json(200, yuno_body(id));
+    });
+    auto cfg = config_for(srv);
+    cfg.retry.max_attempts = 1;
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    batch_run b;
+    fetch_many<Yuno>(
+        c, std::vector<std::string>{"a", "once", "b", "always", "c"},
+        batch_options{.concurrency = 2, .rate_limit_pause = 50ms, .rate_limited_refetches = 2},
+        [&](batch_result r) { b.results.push_back(std::move(r)); },
+        [&](error_code ec) {
+            b.done = ec;
+            ioc.stop();
+        });
+    ioc.run_for(10s);
+    REQUIRE(b.done.has_value());
+    CHECK(!*b.done);
+    REQUIRE(b.results.size() == 5);
+    for (std::size_t i = 0; i < 5; ++i)
+        CHECK(b.results[i].index == i);
+    CHECK(!b.results[1].ec);
+    CHECK(b.results[1].value.id == "once");
+    CHECK(seen["once"] == 2);
+    CHECK(b.results[3].ec == errc::rate_limited); // 1 + 2 refetches, then reported
+    CHECK(b.results[3].diag.http_status == 429);
+    CHECK(seen["always"] == 3);
+    CHECK(!b.results[0].ec);
+    CHECK(!b.results[2].ec);
+    CHECK(!b.results[4].ec);
+}
+
+TEST_CASE("diagnostics describe the last attempt, not an earlier response") {
+    net::io_context ioc;
+    int n = 0;
+    server srv(ioc, [&](request_record const&) {
+        if (++n == 1) return reply::json(503, R"({"code":"INTERNAL_ERROR","messages":["busy"]})");
+        reply rep = reply::json(200, "{");
+        rep.stall = true; // the second attempt gets no response at all
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    cfg.retry.max_attempts = 2;
+    cfg.deadline = 800ms;
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    auto const o = get<Yuno>(ioc, c, "x");
+    CHECK(o.ec == errc::timeout);
+    CHECK(o.d.attempts == 2);
+    CHECK(o.d.http_status == 0);
+    CHECK(o.d.provider_code.empty());
+    CHECK(o.d.provider_message.empty());
+}
+
+TEST_CASE("events: each attempt's status, time and the request as sent, redacted; token waits") {
+    net::io_context ioc;
+    int n = 0;
+    server srv(ioc, [&](request_record const& r) {
+        if (r.target == "/oauth/token")
+            return reply::json(200, R"({"access_token":"CANARY-tok","expires_in":3600})");
+        if (++n == 1) return reply::json(503, R"({"errors":[{"code":"BUSY"}]})");
+        return reply::json(200, R"({"payout":{"uuid":"trx_9","status":"SUCCESSFUL"}})");
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "druo", srv.url(),
+                 {{"CLIENT_ID", "CANARY-cid"}, {"CLIENT_SECRET", "CANARY-cs"}},
+                 srv.url("/oauth/token"));
+    struct seen {
+        fetch_event_kind kind;
+        unsigned attempt;
+        int status;
+        std::string host, request;
+        std::chrono::milliseconds attempt_elapsed;
+        bool failed;
+    };
+    std::vector<seen> events;
+    cfg.on_event = [&](fetch_event const& e) {
+        events.push_back({e.kind, e.attempt, e.http_status, std::string(e.host),
+                          std::string(e.request), e.attempt_elapsed, bool(e.error)});
+    };
+    client c(ioc, cfg);
+    auto const o = get<Druo>(ioc, c, "trx_9");
+    REQUIRE_MESSAGE(!o.ec, o.d.message);
+    using k = fetch_event_kind;
+    std::vector<k> kinds;
+    for (auto const& e : events)
+        kinds.push_back(e.kind);
+    CHECK(kinds == std::vector<k>{k::attempt_start, k::token_wait_end, k::attempt_end,
+                                  k::retry_scheduled, k::attempt_start, k::attempt_end});
+    REQUIRE(events.size() == 6);
+    CHECK(events[1].status == 200); // the token request's
+    CHECK(!events[1].failed);
+    CHECK(events[2].attempt == 1);
+    CHECK(events[2].status == 503);
+    CHECK(events[2].failed);
+    CHECK(events[5].attempt == 2);
+    CHECK(events[5].status == 200);
+    CHECK(!events[5].failed);
+    CHECK(events[5].attempt_elapsed <= o.d.elapsed);
+    for (int i : {2, 5}) {
+        CHECK(events[i].request.rfind("GET /payouts/trx_9\n", 0) == 0);
+        CHECK(events[i].request.find("\nAuthorization: <redacted>") != std::string::npos);
+        CHECK(events[i].request.find("\nDRUO-Version: 2021-11-22") != std::string::npos);
+    }
+    for (auto const& e : events) {
+        CHECK(e.request.find("CANARY") == std::string::npos);
+        CHECK(e.host.find("CANARY") == std::string::npos);
+    }
+}
+
+TEST_CASE("a server that accepts but never speaks TLS: the handshake timeout ends the attempt") {
+    net::io_context ioc;
+    tcp::acceptor mute(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    std::vector<tcp::socket> held;
+    std::function<void()> accept = [&] {
+        mute.async_accept([&](error_code ec, tcp::socket s) {
+            if (ec) return;
+            held.push_back(std::move(s)); // read nothing, write nothing
+            accept();
+        });
+    };
+    accept();
+    client_config cfg;
+    cfg.use_system_roots = false;
+    cfg.handshake_timeout = 200ms;
+    cfg.deadline = 20s;
+    cfg.retry.max_attempts = 2;
+    cfg.retry.backoff_base = 1ms;
+    cfg.retry.backoff_cap = 2ms;
+    add_provider(cfg, "yuno", "https://127.0.0.1:" + std::to_string(mute.local_endpoint().port()),
+                 {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    auto const o = get<Yuno>(ioc, c, "x");
+    CHECK(o.ec == errc::timeout);
+    CHECK(o.ec == condition::retryable);
+    CHECK(o.d.attempts == 2);              // each attempt had its own handshake limit,
+    CHECK(o.d.elapsed < cfg.deadline / 2); // long before the overall deadline
+    CHECK(o.d.message.find("TLS handshake") != std::string::npos);
+    CHECK(held.size() == 2);
+}
+
+TEST_CASE("idle connections per host: the cache keeps at most that many") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const& r) {
+        auto rep = reply::json(200, yuno_body(r.target.substr(r.target.rfind('/') + 1)));
+        rep.delay = 50ms; // all ten in flight at once
+        return rep;
+    });
+    auto cfg = config_for(srv);
+    cfg.idle_connections_per_host = 3;
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    int ok = 0;
+    for (int i = 0; i < 10; ++i)
+        fetch<Yuno>(c, "i" + std::to_string(i), [&](error_code ec, payout) { ok += !ec; });
+    pump(ioc, 2s);
+    CHECK(ok == 10);
+    CHECK(srv.connections == 10);
+    CHECK(c.idle_connections() == 3);
+}
+
+TEST_CASE("a CA directory (OpenSSL hashed names) is trusted; the host name goes out as SNI") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const& r) {
+        return reply::json(200, yuno_body(r.target.substr(r.target.rfind('/') + 1)));
+    });
+    auto const dir =
+        std::filesystem::temp_directory_path() / ("payouts-cadir-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    {
+        // OpenSSL looks a CA up by its subject-name hash: <hash>.0
+        BIO* bio = BIO_new_mem_buf(srv.ca_pem().data(), int(srv.ca_pem().size()));
+        X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+        REQUIRE(ca);
+        char name[16];
+        std::snprintf(name, sizeof name, "%08lx.0", X509_subject_name_hash(ca));
+        X509_free(ca);
+        BIO_free(bio);
+        std::ofstream(dir / name) << srv.ca_pem();
+    }
+    client_config cfg;
+    cfg.use_system_roots = false;
+    cfg.ca_dir = dir.string();
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    auto const o = get<Yuno>(ioc, c, "d1");
+    CHECK_MESSAGE(!o.ec, o.d.message);
+    CHECK(o.p.id == "d1");
+    std::filesystem::remove_all(dir);
+
+    // SNI: set for a host name, never for an IP literal (RFC 6066).
+    net::ssl::context ctx(net::ssl::context::tls_client);
+    SSL* named = SSL_new(ctx.native_handle());
+    CHECK(!detail::prepare_tls_connection(named, "api.example.com", false));
+    CHECK(std::string(SSL_get_servername(named, TLSEXT_NAMETYPE_host_name)) == "api.example.com");
+    SSL_free(named);
+    SSL* literal = SSL_new(ctx.native_handle());
+    CHECK(!detail::prepare_tls_connection(literal, "127.0.0.1", true));
+    CHECK(SSL_get_servername(literal, TLSEXT_NAMETYPE_host_name) == nullptr);
+    SSL_free(literal);
+}
+
+TEST_CASE("OAuth: a token past its lifetime is replaced before it is used") {
+    net::io_context ioc;
+    int tokens = 0;
+    server srv(ioc, [&](request_record const& r) {
+        if (r.target == "/oauth/token") {
+            ++tokens;
+            // 2 s, trusted for 1 s (half the lifetime, at most 60 s, is the margin).
+            return reply::json(200, R"({"access_token":"T)" + std::to_string(tokens) +
+                                        R"(","expires_in":"2"})");
+        }
+        return reply::json(200, R"({"payout":{"uuid":"trx_1","status":"SUCCESSFUL"}})");
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "druo", srv.url(), {{"CLIENT_ID", "cid"}, {"CLIENT_SECRET", "cs"}},
+                 srv.url("/oauth/token"));
+    client c(ioc, cfg);
+    CHECK(!get<Druo>(ioc, c, "trx_1").ec);
+    CHECK(!get<Druo>(ioc, c, "trx_1").ec);
+    CHECK(tokens == 1);
+    CHECK(srv.requests.back().header("Authorization") == "Bearer T1");
+    pump(ioc, 1100ms);
+    CHECK(!get<Druo>(ioc, c, "trx_1").ec);
+    CHECK(tokens == 2);
+    CHECK(srv.requests.back().header("Authorization") == "Bearer T2");
+}
+
+TEST_CASE("deferred: a failure throws system_error with the code") {
+    net::io_context ioc;
+    server srv(ioc, [](request_record const&) {
+        return reply::json(404, R"({"code":"NOT_FOUND","messages":["none"]})");
+    });
+    auto cfg = config_for(srv);
+    add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    std::optional<error_code> thrown;
+    run(ioc, [&]() -> net::awaitable<void> {
+        try {
+            co_await fetch<Yuno>(c, "gone");
+        } catch (boost::system::system_error const& e) {
+            thrown = e.code();
+        }
+    });
+    REQUIRE(thrown.has_value());
+    CHECK(*thrown == errc::not_found);
 }
