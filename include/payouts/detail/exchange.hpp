@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -111,6 +112,7 @@ struct exchange_state {
     bool resolve_timed_out = false;
     int interim = 0; // 1xx responses skipped
     std::optional<http::response_parser<http::string_body>> parser;
+    std::string wire; // the request's bytes (serialize_request), kept until written
     steady::time_point deadline{};
     abort_reason aborted = abort_reason::none;
     char const* phase = "";
@@ -163,6 +165,37 @@ struct exchange_state {
         return transport_error(ec);
     }
 };
+
+// The request's bytes, start line to body, in one contiguous buffer. Beast's serializer costs
+// about 30 000 instructions for a 300-byte request (its nested buffer views are walked again on
+// every write_some), a third of a whole keep-alive fetch over plaintext; this is one copy. The
+// bytes are those Beast writes: our requests carry their Content-Length (or no body) and never
+// a Transfer-Encoding, so the body follows the header unchanged.
+inline void serialize_request(request_type const& req, std::string& out) {
+    auto const method = req.method_string();
+    auto const target = req.target();
+    std::size_t n = method.size() + target.size() + 13 + 2 + req.body().size();
+    for (auto const& f : req)
+        n += f.name_string().size() + f.value().size() + 4;
+    out.clear();
+    out.reserve(n);
+    out.append(method.data(), method.size());
+    out += ' ';
+    out.append(target.data(), target.size());
+    out += " HTTP/";
+    out += char('0' + req.version() / 10);
+    out += '.';
+    out += char('0' + req.version() % 10);
+    out += "\r\n";
+    for (auto const& f : req) {
+        out.append(f.name_string().data(), f.name_string().size());
+        out += ": ";
+        out.append(f.value().data(), f.value().size());
+        out += "\r\n";
+    }
+    out += "\r\n";
+    out += req.body();
+}
 
 #include <boost/asio/yield.hpp>
 
@@ -255,7 +288,8 @@ struct exchange_op : net::coroutine {
 
                 st.phase = "sending the request";
                 st.conn->tcp().expires_at(st.deadline);
-                yield http::async_write(*st.conn, req, std::move(self));
+                serialize_request(req, st.wire);
+                yield net::async_write(*st.conn, net::buffer(st.wire), std::move(self));
                 if (ec) {
                     if (st.stale(ec)) {
                         st.retry_on_new_connection();
