@@ -1,12 +1,38 @@
 // What must hold for any input, checked by the libFuzzer targets and replayed on saved crashers
 // by tests/test_fuzz_regressions.cpp. Each returns an empty string when the invariants hold, or
-// says which one broke.
+// says which one broke. The expected values are worked out here independently where that is
+// cheap (the contract's tables, the C library's timegm, 128-bit arithmetic), not by calling the
+// code under test again.
 #pragma once
 
 #include <payouts/payouts.hpp>
 
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace payouts_fuzz {
 
@@ -51,6 +77,682 @@ inline std::string check_convert(std::string_view s) {
         auto const again = payouts::parse_int64(std::to_string(*i));
         if (!again || *again != *i) return "integer does not round-trip";
     }
+    return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retry-After (detail::parse_retry_after, parse_http_date, retry_delay)
+
+namespace retry_check {
+
+inline std::string_view trim_ows(std::string_view v) {
+    auto const first = v.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return {};
+    return v.substr(first, v.find_last_not_of(" \t") - first + 1);
+}
+
+__extension__ typedef __int128 wide; // exact nanosecond distances between any two instants
+
+// The largest wait either form may ask for (the parser saturates there).
+inline constexpr std::int64_t cap_seconds = 100000000;
+
+inline constexpr std::string_view month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+inline constexpr std::string_view day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+
+// Calendar fields of an instant, through std::chrono's days-to-civil direction (the parser goes
+// the other way), for printing the instant back in the form it was read from.
+struct fields {
+    int year, month, day, hour, minute, second;
+};
+inline fields fields_of(std::chrono::sys_seconds t) {
+    using namespace std::chrono;
+    auto const d = floor<days>(t);
+    year_month_day const ymd{d};
+    hh_mm_ss const hms{t - d};
+    return {int(ymd.year()),          int(unsigned(ymd.month())), int(unsigned(ymd.day())),
+            int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count())};
+}
+
+inline std::string two(int v) {
+    char b[3] = {char('0' + v / 10 % 10), char('0' + v % 10), 0};
+    return b;
+}
+inline std::string four(int v) {
+    return two(v / 100) + two(v % 100);
+}
+
+// The input (trimmed, accepted by parse_http_date as `t`) printed back from `t`: each form's
+// text must say the same instant. The weekday is not checked by the parser, so it is skipped;
+// a leap second (":60") is read as the next minute's first second and printed back as such.
+inline std::string date_mismatch(std::string_view s, std::chrono::sys_seconds t) {
+    auto const comma = s.find(',');
+    std::string_view const sec = comma == 3                        ? s.substr(22, 3)
+                                 : comma != std::string_view::npos ? s.substr(comma + 17, 3)
+                                                                   : s.substr(16, 3);
+    bool const leap = sec == ":60";
+    auto f = fields_of(leap ? t - std::chrono::seconds(1) : t);
+    if (leap) f.second = 60;
+    std::string const hms = two(f.hour) + ":" + two(f.minute) + ":" + two(f.second);
+    std::string const mon(month_names[f.month - 1]);
+    if (comma == 3) {
+        auto const want = ", " + two(f.day) + " " + mon + " " + four(f.year) + " " + hms + " GMT";
+        return s.substr(3) == want ? "" : "IMF-fixdate read as another instant";
+    }
+    if (comma != std::string_view::npos) {
+        if (f.year < 1970 || f.year > 2069) return "RFC 850 date outside 1970-2069";
+        auto const want =
+            " " + two(f.day) + "-" + mon + "-" + two(f.year % 100) + " " + hms + " GMT";
+        return s.substr(comma + 1) == want ? "" : "RFC 850 date read as another instant";
+    }
+    auto const tail = " " + hms + " " + four(f.year);
+    auto const padded = " " + mon + " " + (f.day < 10 ? " " : "") + std::to_string(f.day) + tail;
+    auto const zeroed = " " + mon + " " + two(f.day) + tail;
+    return s.size() == 24 && (s.substr(3) == padded || s.substr(3) == zeroed)
+               ? ""
+               : "asctime date read as another instant";
+}
+
+// An IMF-fixdate (the form RFC 9110 says senders use) recognised without the parser, with
+// the C library's timegm for the instant: what it accepts, parse_http_date must accept too.
+inline std::optional<std::int64_t> independent_imf_fixdate(std::string_view s) {
+    if (s.size() != 29) return std::nullopt;
+    bool day_ok = false;
+    for (auto n : day_names)
+        day_ok = day_ok || s.substr(0, 3) == n;
+    int mon = -1;
+    for (int i = 0; i < 12; ++i)
+        if (s.substr(8, 3) == month_names[i]) mon = i;
+    auto digits = [&](std::size_t at, std::size_t n, int& out) {
+        out = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (s[i] < '0' || s[i] > '9') return false;
+            out = out * 10 + (s[i] - '0');
+        }
+        return true;
+    };
+    std::tm tm{};
+    int y = 0;
+    if (!day_ok || mon < 0 || s.substr(3, 2) != ", " || s[7] != ' ' || s[11] != ' ' ||
+        s[16] != ' ' || s[19] != ':' || s[22] != ':' || s.substr(25) != " GMT" ||
+        !digits(5, 2, tm.tm_mday) || !digits(12, 4, y) || !digits(17, 2, tm.tm_hour) ||
+        !digits(20, 2, tm.tm_min) || !digits(23, 2, tm.tm_sec))
+        return std::nullopt;
+    static constexpr int month_days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool const leap_year = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (tm.tm_mday < 1 || tm.tm_mday > month_days[mon] ||
+        (mon == 1 && tm.tm_mday == 29 && !leap_year) || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
+        return std::nullopt;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mon;
+    return std::int64_t(timegm(&tm));
+}
+
+} // namespace retry_check
+
+// parse_retry_after: a digits-only value is delay-seconds (saturating at 10^8 s), anything else
+// an HTTP-date whose wait is its distance from `now`, never negative, never beyond 10^8 s.
+// The expected wait is computed here in 128-bit nanoseconds, apart from the parser's chrono.
+// retry_delay then stays within the policy's bounds for every retry number.
+inline std::string check_retry_after(std::string_view input) {
+    using namespace std::chrono;
+    namespace rc = retry_check;
+    auto const v = rc::trim_ows(input);
+    auto const date = payouts::detail::parse_http_date(v);
+    if (date) {
+        if (auto const bad = rc::date_mismatch(v, *date); !bad.empty()) return bad;
+    }
+    if (auto const imf = rc::independent_imf_fixdate(v)) {
+        if (!date) return "valid IMF-fixdate refused";
+        if (date->time_since_epoch().count() != *imf) return "IMF-fixdate differs from timegm";
+    }
+    bool const digits = !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos;
+
+    // Instants `now` may be: the epoch, today-ish with a fraction, and both ends of the
+    // clock's nanosecond range.
+    std::int64_t const nows[] = {0, 1748779200123456789, 9223372036854775807LL,
+                                 -9223372036854775807LL - 1, 1748779200999999999};
+    for (std::int64_t const now_ns : nows) {
+        system_clock::time_point const now{
+            duration_cast<system_clock::duration>(nanoseconds(now_ns))};
+        auto const got = payouts::detail::parse_retry_after(input, now);
+        std::optional<std::int64_t> want_ms;
+        if (digits) {
+            std::int64_t secs = 0;
+            for (char c : v)
+                secs = std::min<std::int64_t>(secs * 10 + (c - '0'), rc::cap_seconds);
+            want_ms = secs * 1000;
+        } else if (date) {
+            rc::wide const diff_ns =
+                rc::wide(date->time_since_epoch().count()) * 1000000000 - now_ns;
+            rc::wide ms = diff_ns / 1000000; // toward zero, as duration_cast
+            if (ms < 0) ms = 0;
+            if (ms > rc::wide(rc::cap_seconds) * 1000) ms = rc::wide(rc::cap_seconds) * 1000;
+            want_ms = std::int64_t(ms);
+        }
+        if (got.has_value() != want_ms.has_value())
+            return got ? "Retry-After accepted where neither form matches"
+                       : "Retry-After refused though it is delay-seconds or an HTTP-date";
+        if (!got) continue;
+        if (got->count() != *want_ms) return "Retry-After wait differs from the expected one";
+
+        // The fetch's use of it: clamped to the policy, and jitter within its ceiling.
+        std::minstd_rand rng(std::uint32_t(input.size()) + 1);
+        milliseconds const base{200}, cap{5000}, max_ra{30000};
+        for (unsigned retry : {1u, 2u, 5u, 40u, 4000000000u}) {
+            auto const d = payouts::detail::retry_delay(got, base, cap, max_ra, retry, rng);
+            if (d != std::clamp(*got, milliseconds(0), max_ra))
+                return "retry_delay ignores Retry-After";
+            auto const j =
+                payouts::detail::retry_delay(std::nullopt, base, cap, max_ra, retry, rng);
+            std::int64_t ceiling = base.count();
+            for (unsigned i = 1; i < retry && ceiling < cap.count(); ++i)
+                ceiling *= 2;
+            if (j.count() < 0 || j.count() > std::min<std::int64_t>(ceiling, cap.count()))
+                return "backoff outside [0, min(cap, base * 2^(n-1))]";
+        }
+    }
+    return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The id encoder (detail::append_id_segment, append_percent_encoded, build_get_request)
+
+namespace id_check {
+
+inline bool unreserved(char c) {
+    return std::string_view("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+               .find(c) != std::string_view::npos;
+}
+
+inline int hex_value(char c) {
+    auto const at = std::string_view("0123456789ABCDEF").find(c);
+    return at == std::string_view::npos ? -1 : int(at);
+}
+
+// Decodes `s` if it holds only unreserved characters and %XX escapes (upper-case hex) of bytes
+// that are not unreserved (RFC 3986 §2.3: those are never escaped); nullopt otherwise.
+inline std::optional<std::string> strict_decode(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (unreserved(s[i])) {
+            out += s[i];
+            continue;
+        }
+        if (s[i] != '%' || i + 2 >= s.size() || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0)
+            return std::nullopt;
+        char const c = char(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+        if (unreserved(c)) return std::nullopt;
+        out += c;
+        i += 2;
+    }
+    return out;
+}
+
+inline std::string_view base_url = "https://api.fuzz.example/base/v9";
+
+// P's setup with stand-in credentials (static ones where P has them, else its OAuth pair).
+template <class P>
+payouts::detail::provider_setup const& setup() {
+    static payouts::detail::provider_setup const s = [] {
+        auto const credential = [](std::string_view) {
+            static std::string const v = "stand-in-credential";
+            return &v;
+        };
+        std::string why;
+        auto r = payouts::detail::make_provider_setup<P>(base_url, "", credential,
+                                                         payouts::environment::sandbox, false, why);
+        if (!r) {
+            std::fprintf(stderr, "fuzz setup of %s failed: %s\n", std::string(P::name).c_str(),
+                         why.c_str());
+            std::abort();
+        }
+        return std::move(*r);
+    }();
+    return s;
+}
+
+// The request built around `segment`: its target (also as a server reads it back from the
+// serialized request) is the base prefix plus P's path, with `segment` in place of {id}, one
+// segment and nothing else.
+template <class P>
+std::string check_target(std::string_view segment) {
+    namespace http = boost::beast::http;
+    auto const& s = setup<P>();
+    payouts::detail::request_type req;
+    std::string why;
+    if (payouts::detail::build_get_request(s, segment, "", "payouts-fuzz", req, why))
+        return "request not built: " + why;
+    std::string_view const path = P::path;
+    auto const at = path.find("{id}");
+    std::string const want = "/base/v9" + std::string(path.substr(0, at)) + std::string(segment) +
+                             std::string(path.substr(at + 4));
+    if (req.target() != want) return "request target is not the provider's path with the id";
+
+    std::ostringstream wire;
+    wire << req;
+    http::request_parser<http::empty_body> back;
+    boost::system::error_code ec;
+    auto const text = wire.str();
+    back.put(boost::asio::buffer(text), ec);
+    if (ec || !back.is_header_done()) return "built request does not parse back";
+    if (back.get().target() != want) return "request target changes on the wire";
+    if (std::count(want.begin(), want.end(), '/') != std::count(path.begin(), path.end(), '/') + 2)
+        return "the id adds or removes a path segment";
+    return {};
+}
+
+template <class P>
+std::string check_string_id(std::string_view id) {
+    std::string seg = "kept:";
+    std::string why;
+    auto const ec = payouts::detail::append_id_segment<P>(seg, std::string(id), why);
+    bool const valid =
+        id.size() >= P::id.min_length && id.size() <= P::id.max_length && id != "." && id != "..";
+    if (ec) {
+        if (ec != payouts::errc::invalid_id) return "refused id with another error than invalid_id";
+        if (why.empty()) return "refused id without a reason";
+        if (valid) return "id within the rule refused";
+        return seg == "kept:" ? "" : "refused id still appended";
+    }
+    if (!valid) return "id outside the rule accepted";
+    if (!seg.starts_with("kept:")) return "encoder overwrote what was before it";
+    auto const encoded = std::string_view(seg).substr(5);
+    auto const back = strict_decode(encoded);
+    if (!back) return "encoded id has a character that is neither unreserved nor %XX";
+    if (*back != id) return "encoded id does not decode to the id";
+    return check_target<P>(encoded);
+}
+
+// Truust's integer ids: positive ones become their decimal digits, the rest are refused.
+inline std::string check_integer_id(std::int64_t id) {
+    using P = payouts::Truust;
+    std::string seg, why;
+    auto const ec = payouts::detail::append_id_segment<P>(seg, id, why);
+    if (id <= 0)
+        return ec == payouts::errc::invalid_id && seg.empty() && !why.empty()
+                   ? ""
+                   : "non-positive integer id not refused";
+    if (ec) return "positive integer id refused";
+    std::int64_t back = 0;
+    auto const [end, err] = std::from_chars(seg.data(), seg.data() + seg.size(), back);
+    if (err != std::errc() || end != seg.data() + seg.size() || back != id || seg[0] == '0')
+        return "integer id is not written as its decimal digits";
+    return check_target<P>(seg);
+}
+
+} // namespace id_check
+
+// Every string provider's id check on the bytes, Truust's on the bytes read as an integer
+// (as text when they are one, else their first eight bytes), and the form encoder of the
+// OAuth body, which must keep the same alphabet.
+inline std::string check_id_encode(std::string_view bytes) {
+    namespace ic = id_check;
+    for (auto const& r :
+         {ic::check_string_id<payouts::Druo>(bytes), ic::check_string_id<payouts::Checkout>(bytes),
+          ic::check_string_id<payouts::Yuno>(bytes), ic::check_string_id<payouts::Introw>(bytes)})
+        if (!r.empty()) return r;
+    std::int64_t n = 0;
+    auto const [end, err] = std::from_chars(bytes.data(), bytes.data() + bytes.size(), n);
+    if (err != std::errc() || end != bytes.data() + bytes.size()) {
+        n = 0;
+        if (!bytes.empty()) std::memcpy(&n, bytes.data(), std::min(bytes.size(), sizeof n));
+    }
+    if (auto r = ic::check_integer_id(n); !r.empty()) return r;
+    auto const form = ic::strict_decode(payouts::detail::form_encode(bytes));
+    if (!form || *form != bytes) return "form encoding does not round-trip";
+    return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTTP response reader: exchange_op's reading steps over in-memory bytes, then
+// interpret_response<P> for every provider, as a fetch does after a read.
+
+namespace http_check {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using boost::system::error_code;
+
+// Serves `data` in reads of at most `chunk` bytes, then end of stream. Completions are posted,
+// never run inline, as a socket's are.
+class byte_stream {
+public:
+    using executor_type = net::io_context::executor_type;
+
+    byte_stream(executor_type ex, std::string_view data, std::size_t chunk)
+        : ex_(ex)
+        , data_(data)
+        , chunk_(chunk) {}
+
+    executor_type get_executor() const noexcept { return ex_; }
+    std::size_t remaining() const noexcept { return data_.size(); }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(MutableBuffers const& buffers, Token&& token) {
+        return net::async_initiate<Token, void(error_code, std::size_t)>(
+            [this](auto handler, MutableBuffers const& b) {
+                error_code ec;
+                std::size_t n = 0;
+                if (data_.empty())
+                    ec = net::error::eof;
+                else
+                    n = net::buffer_copy(b,
+                                         net::buffer(data_.data(), std::min(chunk_, data_.size())));
+                data_.remove_prefix(n);
+                net::post(ex_, boost::beast::bind_front_handler(std::move(handler), ec, n));
+            },
+            token, buffers);
+    }
+
+private:
+    executor_type ex_;
+    std::string_view data_;
+    std::size_t chunk_;
+};
+
+inline std::vector<payouts::fetch_event_kind>& events() {
+    static std::vector<payouts::fetch_event_kind> e;
+    return e;
+}
+
+// Stand-in credentials: none of them may ever show up in what a response is turned into.
+inline constexpr std::string_view secret = "stand-in-secret-7f3a";
+
+// One client for every input: small limits so that inputs of a few KiB reach them, DRUO on
+// its OAuth flow (the 401 renewal), the others on static credentials. No socket is opened.
+struct harness {
+    static payouts::client_config config() {
+        payouts::client_config c;
+        c.use_system_roots = false;
+        c.body_limit = 8192;
+        c.header_limit = 1024;
+        c.on_event = [](payouts::fetch_event const& e) { events().push_back(e.kind); };
+        auto const add = [&](auto tag) {
+            using P = decltype(tag);
+            payouts::provider_config pc;
+            pc.base_url = "https://api.fuzz.example";
+            if constexpr (P::oauth.has_value() && std::is_same_v<P, payouts::Druo>) {
+                pc.credentials["CLIENT_ID"] = std::string(secret) + "-id";
+                pc.credentials["CLIENT_SECRET"] = std::string(secret);
+            } else {
+                for (auto const& k : P::credentials)
+                    pc.credentials[std::string(k.credential)] = std::string(secret);
+            }
+            c.providers[std::string(P::name)] = std::move(pc);
+        };
+        add(payouts::Truust{});
+        add(payouts::Druo{});
+        add(payouts::Checkout{});
+        add(payouts::Yuno{});
+        add(payouts::Introw{});
+        return c;
+    }
+
+    net::io_context io;
+    payouts::client client{io, config()};
+    std::shared_ptr<payouts::detail::client_core> core =
+        payouts::detail_client_access::core(client);
+};
+
+inline harness& the_harness() {
+    static harness h;
+    return h;
+}
+
+using parser_type = http::response_parser<http::string_body>;
+
+struct read_result {
+    error_code ec;
+    int interim = 0;
+    std::optional<parser_type> parser;
+};
+
+// exchange_op's reading, step for step: header reads skipping interim responses, the checks
+// before the body, the body, and the error mapping; its read buffer, its limits.
+inline void read_like_exchange(harness& h, std::string_view bytes, std::size_t chunk,
+                               read_result& r) {
+    auto& core = *h.core;
+    byte_stream s(h.io.get_executor(), bytes, chunk);
+    boost::beast::flat_buffer buffer(core.read_buffer_max());
+    buffer.reserve(4096);
+    auto const run = [&](auto const& start) {
+        error_code out;
+        bool done = false;
+        start([&](error_code e, std::size_t) {
+            out = e;
+            done = true;
+        });
+        h.io.restart();
+        h.io.run();
+        if (!done) {
+            std::fprintf(stderr, "a read did not complete\n");
+            std::abort();
+        }
+        return out;
+    };
+    error_code ec;
+    for (r.interim = 0;; ++r.interim) {
+        r.parser.emplace();
+        r.parser->body_limit(core.cfg.body_limit);
+        r.parser->header_limit(core.cfg.header_limit);
+        ec = run([&](auto handler) { http::async_read_header(s, buffer, *r.parser, handler); });
+        if (ec || !payouts::detail::skip_interim(r.parser->get().result_int(), r.interim)) break;
+    }
+    if (!ec) ec = payouts::detail::refuse_before_body(*r.parser);
+    if (!ec && !r.parser->is_done())
+        ec = run([&](auto handler) { http::async_read(s, buffer, *r.parser, handler); });
+    r.ec = payouts::detail::transport_error(ec);
+}
+
+inline bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        auto const lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; };
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
+
+// The first field of that name (compared without case), or nullopt.
+inline std::optional<std::string_view> first_field(http::fields const& f, std::string_view name) {
+    for (auto const& x : f)
+        if (iequals(x.name_string(), name)) return std::string_view(x.value());
+    return std::nullopt;
+}
+
+// Each element of every field `name` (comma-separated lists, optional whitespace), non-empty.
+inline std::vector<std::string_view> list_elements(http::fields const& f, std::string_view name) {
+    std::vector<std::string_view> out;
+    for (auto const& x : f) {
+        if (!iequals(x.name_string(), name)) continue;
+        std::string_view v = x.value();
+        while (!v.empty()) {
+            auto const comma = v.find(',');
+            auto const e = retry_check::trim_ows(v.substr(0, comma));
+            if (!e.empty()) out.push_back(e);
+            v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+        }
+    }
+    return out;
+}
+
+// The error a non-2xx status must give, from fetch's documented contract.
+inline payouts::errc status_contract(unsigned s) {
+    switch (s) {
+    case 401:
+        return payouts::errc::unauthorized;
+    case 403:
+        return payouts::errc::forbidden;
+    case 404:
+        return payouts::errc::not_found;
+    case 429:
+        return payouts::errc::rate_limited;
+    default:
+        return s >= 500 && s <= 599 && s != 501 && s != 505 ? payouts::errc::provider_unavailable
+                                                            : payouts::errc::unexpected_status;
+    }
+}
+
+// Requests left as the provider's header says: a non-negative 64-bit integer, else -1.
+inline long long expected_remaining(std::string_view v) {
+    v = retry_check::trim_ows(v);
+    bool const neg = v.starts_with('-');
+    if (neg) v.remove_prefix(1);
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos) return -1;
+    std::uint64_t n = 0;
+    auto const [end, err] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (err != std::errc() || end != v.data() + v.size()) return -1;
+    if (neg) return n == 0 ? 0 : -1;
+    return n <= std::uint64_t(INT64_MAX) ? (long long)n : -1;
+}
+
+template <class P>
+std::string check_interpretation(harness& h, http::response<http::string_body> const& res,
+                                 bool secret_in_input) {
+    using payouts::errc;
+    payouts::detail::fetch_state<P> st(h.core, nullptr);
+    st.prov = h.core->template slot_for<P>();
+    if (st.prov->ec) return "fuzz setup: " + st.prov->why;
+    st.ex.parser.emplace();
+    st.ex.parser->get() = res;
+    events().clear();
+    payouts::detail::interpret_response(st);
+
+    auto const status = res.result_int();
+    auto const& d = st.diag;
+    bool const decode_event = std::find(events().begin(), events().end(),
+                                        payouts::fetch_event_kind::decode_error) != events().end();
+    if (d.http_status != int(status)) return "diagnostics carry another status";
+
+    std::string want_rid;
+    for (std::string_view name : P::request_id_headers)
+        if (auto const v = first_field(res, name); v && !v->empty()) {
+            want_rid = v->substr(0, 256);
+            break;
+        }
+    if (d.request_id != want_rid) return "request id is not the first request-id header, cut";
+    std::string_view const rl = P::rate_limit_remaining_header;
+    long long const want_rl =
+        rl.empty() ? -1 : expected_remaining(first_field(res, rl).value_or(std::string_view()));
+    if (d.rate_limit_remaining != want_rl) return "rate_limit_remaining misread";
+    if (d.provider_code.size() > 512 || d.provider_message.size() > 512)
+        return "provider error text longer than 512 bytes";
+    if (!secret_in_input)
+        for (std::string_view t :
+             {std::string_view(d.provider_code), std::string_view(d.provider_message),
+              std::string_view(d.request_id), std::string_view(st.attempt_why)})
+            if (t.find(secret) != std::string_view::npos)
+                return "a credential leaked into diagnostics";
+    bool const not_found_code = std::find(P::not_found_codes.begin(), P::not_found_codes.end(),
+                                          d.provider_code) != P::not_found_codes.end();
+
+    if (status >= 200 && status < 300) {
+        payouts::diagnostics dd;
+        auto const r = payouts::decode<P>(res.body(), dd);
+        if (r) {
+            if (st.attempt_ec) return "a decodable 2xx failed";
+            if (st.result.id != r->id || st.result.provider_status != r->provider_status ||
+                st.result.status != r->status || st.result.raw != res.body())
+                return "the payout differs from decode's";
+            if (st.result.request_id != (want_rid.empty() ? r->request_id : want_rid))
+                return "the payout's request id is not the header's";
+            if (decode_event) return "decode_error event for a payout";
+            return {};
+        }
+        if (st.attempt_ec != (not_found_code ? errc::not_found : errc::invalid_response))
+            return "undecodable 2xx gave another error";
+        if (st.attempt_why != dd.message || st.attempt_why.empty())
+            return "undecodable 2xx without decode's message";
+        if (decode_event != (st.attempt_ec == errc::invalid_response))
+            return "decode_error event not matching the outcome";
+        if (st.attempt_retryable || st.retry_after) return "undecodable 2xx retried";
+        return {};
+    }
+
+    auto const want = not_found_code ? errc::not_found : status_contract(status);
+    if (st.attempt_ec != want) return "status mapped to another error";
+    bool const retryable =
+        want != errc::not_found &&
+        (status == 429 || (status >= 500 && status < 600 && status != 501 && status != 505));
+    if (st.attempt_retryable != retryable) return "retryability differs from the contract";
+    if (!st.attempt_why.starts_with("HTTP " + std::to_string(status) + " from "))
+        return "failure reason does not name the status";
+    auto const ra = first_field(res, "Retry-After");
+    if (st.retry_after) {
+        if (!retryable || !ra || ra->empty()) return "Retry-After taken where it does not apply";
+        if (st.retry_after->count() < 0 ||
+            st.retry_after->count() > retry_check::cap_seconds * 1000)
+            return "Retry-After wait out of bounds";
+        auto const v = retry_check::trim_ows(*ra);
+        if (!v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos &&
+            v.size() < 9 && st.retry_after->count() != std::stoll(std::string(v)) * 1000)
+            return "Retry-After seconds misread";
+    } else if (retryable && ra && !retry_check::trim_ows(*ra).empty() &&
+               retry_check::trim_ows(*ra).find_first_not_of("0123456789") ==
+                   std::string_view::npos) {
+        return "Retry-After seconds ignored";
+    }
+    if (st.refresh_now != (status == 401 && st.prov->setup.oauth))
+        return "token renewal after a 401 differs";
+    if (decode_event) return "decode_error event for a non-2xx";
+    return {};
+}
+
+inline std::string check_read(read_result const& r, std::size_t input_size) {
+    using payouts::errc;
+    auto const& http_cat = http::make_error_code(http::error::end_of_stream).category();
+    if (r.ec && r.ec.category() != http_cat && r.ec.category() != payouts::payouts_category())
+        return "read failed with a code from elsewhere: " + r.ec.message();
+    if (r.ec == errc::body_too_large && input_size < 1024)
+        return "body_too_large below every limit";
+    if (r.ec) return {};
+    auto const& p = *r.parser;
+    auto const& res = p.get();
+    if (!p.is_done()) return "accepted an incomplete response";
+    if (res.body().size() > 8192) return "body beyond the limit accepted";
+    if (res.result_int() / 100 == 1 && r.interim != payouts::detail::max_interim_responses)
+        return "an interim response taken as the answer";
+    for (auto e : list_elements(res, "Content-Encoding"))
+        if (!iequals(e, "identity")) return "a content-coded body accepted";
+    for (auto e : list_elements(res, "Transfer-Encoding"))
+        if (!iequals(e, "chunked")) return "a transfer coding other than chunked accepted";
+    return {};
+}
+
+} // namespace http_check
+
+// The bytes as a server's answer on a connection: read as the exchange reads it, whole and in
+// small pieces (the split must not matter), then interpreted for every provider as a fetch.
+inline std::string check_http_response(std::string_view bytes) {
+    namespace hc = http_check;
+    auto& h = hc::the_harness();
+    hc::read_result whole, pieces;
+    hc::read_like_exchange(h, bytes, bytes.size() + 1, whole);
+    hc::read_like_exchange(h, bytes, 1 + bytes.size() % 13, pieces);
+    for (auto const* r : {&whole, &pieces})
+        if (auto e = hc::check_read(*r, bytes.size()); !e.empty()) return e;
+    // Success must not depend on how the bytes are split across reads. The error may: Beast
+    // parses the start line eagerly on a first read but, with part of a header, only once the
+    // header's end is in (a bare CR there is bad_line_ending whole, partial_message in pieces).
+    if (bool(whole.ec) != bool(pieces.ec) || (!whole.ec && whole.interim != pieces.interim))
+        return "reading in pieces gives another outcome: " + whole.ec.message() + " after " +
+               std::to_string(whole.interim) + " interim, in pieces " + pieces.ec.message() +
+               " after " + std::to_string(pieces.interim);
+    if (whole.ec) return {};
+    auto const& res = whole.parser->get();
+    auto const& res2 = pieces.parser->get();
+    if (res.result_int() != res2.result_int() || res.body() != res2.body() ||
+        std::distance(res.begin(), res.end()) != std::distance(res2.begin(), res2.end()))
+        return "reading in pieces gives another response";
+    bool const secret_in_input = bytes.find(hc::secret) != std::string_view::npos;
+    for (auto const& r : {hc::check_interpretation<payouts::Truust>(h, res, secret_in_input),
+                          hc::check_interpretation<payouts::Druo>(h, res, secret_in_input),
+                          hc::check_interpretation<payouts::Checkout>(h, res, secret_in_input),
+                          hc::check_interpretation<payouts::Yuno>(h, res, secret_in_input),
+                          hc::check_interpretation<payouts::Introw>(h, res, secret_in_input)})
+        if (!r.empty()) return r;
     return {};
 }
 

@@ -1,5 +1,6 @@
-// Replays every input the fuzzers once broke (tests/fixtures/fuzz/) through the same invariant
-// checks the fuzz targets use, so a fixed crash stays fixed in the normal suite.
+// Replays every input the fuzzers once broke, and a few hand-made seeds (tests/fixtures/fuzz/
+// <kind>/), through the same invariant checks the fuzz targets use, so a fixed crash stays fixed
+// in the normal suite.
 #include "../fuzz/invariants.hpp"
 
 #include <doctest/doctest.h>
@@ -61,4 +62,121 @@ TEST_CASE("a payout whose timestamp is out of range is an error naming the field
     CHECK(r.error() == payouts::errc::invalid_response);
     CHECK(diag.message.find("/created_at") != std::string::npos);
     CHECK(diag.message.find("1677") != std::string::npos);
+}
+
+TEST_CASE("saved HTTP responses keep the reader's and interpret_response's invariants") {
+    auto const all = inputs("http_response");
+    REQUIRE(all.size() >= 4);
+    for (auto const& [name, text] : all) {
+        CAPTURE(name);
+        CHECK(payouts_fuzz::check_http_response(text) == "");
+    }
+}
+
+TEST_CASE("saved ids keep the encoder's invariants") {
+    auto const all = inputs("id_encode");
+    REQUIRE(all.size() >= 3);
+    for (auto const& [name, text] : all) {
+        CAPTURE(name);
+        CHECK(payouts_fuzz::check_id_encode(text) == "");
+    }
+}
+
+TEST_CASE("saved Retry-After values keep the parser's invariants") {
+    auto const all = inputs("retry_after");
+    REQUIRE(all.size() >= 4);
+    for (auto const& [name, text] : all) {
+        CAPTURE(name);
+        CHECK(payouts_fuzz::check_retry_after(text) == "");
+    }
+}
+
+TEST_CASE("a Retry-After date beyond the clock's range saturates instead of overflowing") {
+    using namespace std::chrono;
+    using payouts::detail::parse_retry_after;
+    auto const now = sys_days{year{2025} / 6 / 1} + hours{12} + milliseconds{345};
+    auto const cap = seconds(payouts::detail::max_retry_after_seconds);
+    CHECK(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now) == cap);
+    CHECK(parse_retry_after("Sun, 06 Nov 2039 08:49:37 GMT", now) == cap);
+    CHECK(parse_retry_after("Sat, 01 Jan 0000 00:00:00 GMT", now) == milliseconds(0));
+    // Within the bound the wait keeps now's fraction of a second.
+    CHECK(parse_retry_after("Sun, 01 Jun 2025 12:00:10 GMT", now) == milliseconds(9655));
+}
+
+TEST_CASE("the invariant checks refuse what they must") {
+    // The decoder the id check trusts: only unreserved characters and upper-case escapes of
+    // bytes that need one.
+    using payouts_fuzz::id_check::strict_decode;
+    CHECK(strict_decode("a-b_c.d~9%2F%25%C3%A9") ==
+          std::optional<std::string>("a-b_c.d~9/%\xC3\xA9"));
+    CHECK_FALSE(strict_decode("%2f").has_value());
+    CHECK_FALSE(strict_decode("%41").has_value());
+    CHECK_FALSE(strict_decode("a/b").has_value());
+    CHECK_FALSE(strict_decode("%2").has_value());
+    // The HTTP-date printed back must match the text it came from.
+    using namespace std::chrono;
+    auto const t = sys_days{year{1994} / 11 / 6} + hours{8} + minutes{49} + seconds{37};
+    using payouts_fuzz::retry_check::date_mismatch;
+    CHECK(date_mismatch("Sun, 06 Nov 1994 08:49:37 GMT", t) == "");
+    CHECK(date_mismatch("Sun, 06 Nov 1994 08:49:38 GMT", t) != "");
+    CHECK(date_mismatch("Sun Nov  6 08:49:37 1994", t) == "");
+    CHECK(date_mismatch("Sunday, 06-Nov-94 08:49:37 GMT", t) == "");
+    CHECK(payouts_fuzz::retry_check::independent_imf_fixdate("Sun, 06 Nov 1994 08:49:37 GMT") ==
+          t.time_since_epoch().count());
+    CHECK_FALSE(
+        payouts_fuzz::retry_check::independent_imf_fixdate("Sun, 29 Feb 1900 08:49:37 GMT"));
+    // The remaining-budget reading and the status table of the contract.
+    using payouts_fuzz::http_check::expected_remaining;
+    CHECK(expected_remaining(" 42\t") == 42);
+    CHECK(expected_remaining("-3") == -1);
+    CHECK(expected_remaining("4x") == -1);
+    CHECK(expected_remaining("99999999999999999999") == -1);
+    using payouts_fuzz::http_check::status_contract;
+    CHECK(status_contract(503) == payouts::errc::provider_unavailable);
+    CHECK(status_contract(505) == payouts::errc::unexpected_status);
+    CHECK(status_contract(302) == payouts::errc::unexpected_status);
+}
+
+TEST_CASE("the reader harness reads the hand-made responses as the exchange would") {
+    namespace hc = payouts_fuzz::http_check;
+    auto& h = hc::the_harness();
+    auto const text = [](char const* name) {
+        for (auto const& [n, t] : inputs("http_response"))
+            if (n == name) return t;
+        FAIL("missing fixture ", name);
+        return std::string();
+    };
+    {
+        hc::read_result r;
+        hc::read_like_exchange(h, text("early-hints-then-200.http"), 5, r);
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.interim == 1);
+        CHECK(r.parser->get().result_int() == 200);
+        CHECK(r.parser->get().body().starts_with(R"({"id":"pay_1")"));
+    }
+    {
+        hc::read_result r;
+        hc::read_like_exchange(h, text("429-retry-after-chunked-error-body.http"), 1000, r);
+        REQUIRE_FALSE(r.ec);
+        CHECK(r.parser->get().body() == R"({"code":"RATE","message":"x"})");
+    }
+    {
+        hc::read_result r;
+        hc::read_like_exchange(h, text("gzip-refused.http"), 1000, r);
+        CHECK(r.ec == payouts::errc::unsupported_encoding);
+    }
+    {
+        // A Yuno NOT_FOUND code under a 400 is not_found, for Yuno only.
+        hc::read_result r;
+        hc::read_like_exchange(h, text("400-not-found-code.http"), 1000, r);
+        REQUIRE_FALSE(r.ec);
+        payouts::detail::fetch_state<payouts::Yuno> st(h.core, nullptr);
+        st.prov = h.core->slot_for<payouts::Yuno>();
+        st.ex.parser.emplace();
+        st.ex.parser->get() = r.parser->get();
+        payouts::detail::interpret_response(st);
+        CHECK(st.attempt_ec == payouts::errc::not_found);
+        CHECK(st.diag.provider_message == "no payout");
+        CHECK(hc::check_interpretation<payouts::Yuno>(h, r.parser->get(), false) == "");
+    }
 }
