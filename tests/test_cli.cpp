@@ -186,6 +186,28 @@ TEST_CASE("get --verbose shows attempts and never a credential") {
     CHECK(r.err.find("private-secret-key: <redacted>") != std::string::npos);
     CHECK(r.err.find("canary-secret-0451") == std::string::npos);
     CHECK(r.out.find("canary-secret-0451") == std::string::npos);
+
+    // The request as sent, a line per header, each attempt with its own status and time; the
+    // OAuth token request of DRUO shown too; no credential of any kind printed.
+    auto const v = run_cli(env_for(s),
+                           "get yuno flaky-1-tag-v-1c58426d-2c1b-4476-b3c0-447a8c683466 druo "
+                           "trx_1f4dc72b-5b76-432c-8f4f-e0919aaff3f5 --verbose",
+                           s.dir());
+    CHECK(v.code == 0);
+    CHECK(v.err.find("  | GET /yuno/v1/payouts/flaky-1-tag-v-1c58426d") != std::string::npos);
+    CHECK(v.err.find("  | Accept-Encoding: identity\n") != std::string::npos);
+    CHECK(v.err.find("  | public-api-key: <redacted>\n") != std::string::npos);
+    CHECK(v.err.find("  | private-secret-key: <redacted>\n") != std::string::npos);
+    CHECK(v.err.find("  | DRUO-Version: 2021-11-22\n") != std::string::npos);
+    CHECK(v.err.find("  | Authorization: <redacted>\n") != std::string::npos);
+    CHECK(v.err.find("< yuno attempt 1: status 503 in ") != std::string::npos);
+    CHECK(v.err.find("< yuno attempt 2: status 200 in ") != std::string::npos);
+    CHECK(v.err.find("druo OAuth token from 127.0.0.1:") != std::string::npos);
+    CHECK(v.err.find(": status 200\n") != std::string::npos);
+    for (auto const& [name, value] : env_for(s))
+        if (name.find("KEY") != std::string::npos || name.find("SECRET") != std::string::npos)
+            CHECK_MESSAGE(v.err.find(value) == std::string::npos, name);
+    CHECK(v.err.find("Bearer") == std::string::npos);
 }
 
 TEST_CASE("exit codes follow the error class") {
@@ -243,6 +265,12 @@ TEST_CASE("faults seen through the CLI: retried ones succeed, broken streams fai
     CHECK(t.code == 6);
     auto const r = get("reset-" + id);
     CHECK(r.code == 6);
+    // A stalled answer: the overall deadline ends it, as a timeout (network class).
+    auto quick = env;
+    quick["PAYOUTS_TIMEOUT_MS"] = "1000";
+    auto const st = run_cli(quick, "get yuno " + q("stall-" + id) + " --format json", s.dir());
+    CHECK(st.code == 6);
+    CHECK(st.err.find("timeout") != std::string::npos);
 }
 
 TEST_CASE("batch: 1 000 ids with faults, each answered exactly once, in order, right") {
@@ -409,4 +437,66 @@ TEST_CASE("get with several provider/id pairs: one table, a JSON array, the firs
 
     CHECK(run_cli(env, "get yuno", s.dir()).code == 2);            // a provider without an id
     CHECK(run_cli(env, "get yuno x nosuch y", s.dir()).code == 2); // an unknown provider
+}
+
+TEST_CASE("batch: a server closing every keep-alive connection loses no id") {
+    // --close-after 1: each connection is closed after its first answer, unannounced, so most
+    // fetches find a stale cached connection; resets and truncations on top.
+    sandbox s({"--close-after", "1"});
+    auto const env = env_for(s);
+    std::string const good = "1c58426d-2c1b-4476-b3c0-447a8c683466";
+    std::vector<std::string> ids, expect;
+    for (int i = 0; i < 300; ++i) {
+        std::string const tag = "tag-k" + std::to_string(i) + "-";
+        if (i % 25 == 5) {
+            ids.push_back(tag + "reset-" + good);
+            expect.push_back("error");
+        } else if (i % 25 == 9) {
+            ids.push_back(tag + "slow-50-" + good);
+            expect.push_back("paid");
+        } else {
+            ids.push_back(tag + good);
+            expect.push_back("paid");
+        }
+    }
+    auto const file = s.dir() / "ids.txt";
+    {
+        std::ofstream out(file);
+        for (auto const& id : ids)
+            out << id << '\n';
+    }
+    auto const r = run_cli(env, "batch yuno " + q(file.string()) + " --concurrency 8", s.dir());
+    CHECK(r.code == 9); // the resets fail, on purpose; nothing else may
+    std::istringstream lines(r.out);
+    std::size_t n = 0, paid = 0;
+    for (std::string line; std::getline(lines, line); ++n) {
+        REQUIRE(n < ids.size());
+        auto const v = json::parse(line);
+        CHECK(v.at("id") == ids[n].c_str()); // in input order, each once
+        if (expect[n] == "paid") {
+            CHECK_MESSAGE(v.at("ok") == true, line);
+            paid += v.at("ok") == true;
+        } else {
+            CHECK(v.at("ok") == false);
+        }
+    }
+    CHECK(n == ids.size());
+    CHECK(paid == 288);
+    CHECK(r.err.find("summary: 300 ids") != std::string::npos);
+}
+
+TEST_CASE("--env: sandbox or production only; base URL overrides win in either") {
+    sandbox s;
+    auto env = env_for(s);
+    std::string const id = "1c58426d-2c1b-4476-b3c0-447a8c683466";
+    CHECK(run_cli(env, "get yuno " + id + " --env staging", s.dir()).code == 2);
+    auto r = run_cli(env, "get yuno " + id + " --env production --format json", s.dir());
+    CHECK(r.code == 0);
+    CHECK(json::parse(r.out).at("id") == id.c_str());
+    env["PAYOUTS_ENVIRONMENT"] = "staging";
+    r = run_cli(env, "get yuno " + id, s.dir());
+    CHECK(r.code == 3);
+    CHECK(r.err.find("PAYOUTS_ENVIRONMENT") != std::string::npos);
+    // The flag overrides the variable.
+    CHECK(run_cli(env, "get yuno " + id + " --env sandbox", s.dir()).code == 0);
 }

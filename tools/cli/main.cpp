@@ -31,6 +31,7 @@ using payouts::error_code;
 // Exit codes by error class; `payouts --help` lists them.
 enum exit_code : int {
     exit_ok = 0,
+    exit_internal = 1,
     exit_usage = 2,
     exit_config = 3,
     exit_auth = 4,
@@ -71,6 +72,8 @@ input order, then a summary by status on stderr (with a progress bar when stderr
 
 exit codes:
   0  success (batch: every id fetched)
+  1  internal: a failure of this program itself (an unexpected exception, or a batch that
+     ended with ids unanswered; those ids still get their line)
   2  usage: unknown command, provider, option or format
   3  configuration: missing credentials, bad URL, CA or environment value
   4  authentication: credentials refused (401, 403) or token request failed
@@ -220,47 +223,53 @@ void print_error(error_code ec, payouts::diagnostics const& d, std::string const
 
 payouts::client_config load_config(options const& o) {
     payouts::diagnostics d;
+    // --env stands in for PAYOUTS_ENVIRONMENT (which is then not read at all).
+    payouts::env_lookup const lookup = [&](std::string const& name) -> std::optional<std::string> {
+        if (o.env && name == "PAYOUTS_ENVIRONMENT")
+            return *o.env == payouts::environment::production ? "production" : "sandbox";
+        return payouts::process_environment(name);
+    };
     auto r = [&]<class... Ps>(boost::mp11::mp_list<Ps...>) {
-        return payouts::config_from_environment<Ps...>(d);
+        return payouts::config_from_environment<Ps...>(d, lookup);
     }(payouts::all_providers{});
     if (!r) {
         print_error(r.error(), d);
         std::exit(exit_config);
     }
-    if (o.env) r->env = *o.env;
     return std::move(*r);
 }
 
-// Prints, for --verbose, what each attempt sent and got. Header values that carry
-// credentials are never known here: only their names are shown.
+// Prints, for --verbose, what each attempt sent and got. The library hands over the request
+// with every credential's value already replaced by <redacted>.
 void verbose_hook(payouts::client_config& cfg) {
-    std::map<std::string, std::string, std::less<>> headers; // by provider name
-    boost::mp11::mp_for_each<payouts::all_providers>([&]<class P>(P) {
-        std::string h =
-            "Accept: application/json, Accept-Encoding: identity, User-Agent: " + cfg.user_agent;
-        for (auto const& x : P::extra_headers)
-            h += ", " + std::string(x.name) + ": " + std::string(x.value);
-        for (auto const& c : P::credentials)
-            h += ", " + std::string(c.header) + ": <redacted>";
-        headers[std::string(P::name)] = std::move(h);
-    });
-    cfg.on_event = [headers = std::move(headers)](payouts::fetch_event const& e) {
+    cfg.on_event = [](payouts::fetch_event const& e) {
         using k = payouts::fetch_event_kind;
         switch (e.kind) {
-        case k::attempt_start: {
-            auto const it = headers.find(e.provider);
-            std::cerr << "> " << e.provider << " attempt " << e.attempt << ": GET " << e.host
-                      << " [" << (it == headers.end() ? std::string() : it->second) << "]\n";
+        case k::attempt_start:
+            std::cerr << "> " << e.provider << " attempt " << e.attempt << " to " << e.host
+                      << " at " << e.elapsed.count() << " ms\n";
             break;
-        } break;
-        case k::attempt_end:
+        case k::token_wait_end:
+            std::cerr << "  " << e.provider << " OAuth token from " << e.host << ": status "
+                      << e.http_status;
+            if (e.error) std::cerr << " (" << e.error.message() << ")";
+            std::cerr << '\n';
+            break;
+        case k::attempt_end: {
+            std::string_view req = e.request;
+            while (!req.empty()) {
+                auto const nl = req.find('\n');
+                std::cerr << "  | " << req.substr(0, nl) << '\n';
+                req.remove_prefix(nl == req.npos ? req.size() : nl + 1);
+            }
             std::cerr << "< " << e.provider << " attempt " << e.attempt << ": status "
-                      << e.http_status << " after " << e.elapsed.count() << " ms";
+                      << e.http_status << " in " << e.attempt_elapsed.count() << " ms";
             if (e.error) std::cerr << " (" << e.error.message() << ")";
             if (!e.rate_limit_remaining.empty())
                 std::cerr << ", rate limit remaining " << e.rate_limit_remaining;
             std::cerr << '\n';
             break;
+        }
         case k::retry_scheduled:
             std::cerr << "  retry in " << e.delay.count() << " ms\n";
             break;
@@ -440,19 +449,21 @@ int run_batch(options const& o) {
         }
     };
     std::size_t next_line = 0;
+    auto emit_unparsed = [&](std::size_t line) {
+        payouts::diagnostics d;
+        d.message = std::string(P::name) + " ids are integers";
+        emit(lines[line], payouts::errc::invalid_id, nullptr, d);
+    };
     auto emit_unparsed_until = [&](std::size_t line) {
         for (; next_line < line; ++next_line)
-            if (!parsed[next_line]) {
-                payouts::diagnostics d;
-                d.message = std::string(P::name) + " ids are integers";
-                emit(lines[next_line], payouts::errc::invalid_id, nullptr, d);
-            }
+            if (!parsed[next_line]) emit_unparsed(next_line);
     };
 
     net::io_context ioc;
     payouts::client cl(ioc, std::move(cfg));
     payouts::batch_options bo;
     bo.concurrency = o.concurrency;
+    bool finished = false;
     payouts::fetch_many<P>(
         cl, std::move(ids), bo,
         [&](payouts::batch_result&& r) {
@@ -461,15 +472,32 @@ int run_batch(options const& o) {
             emit(lines[line], r.ec, r.ec ? nullptr : &r.value, r.diag);
             next_line = line + 1;
         },
-        [](error_code) {});
+        [&](error_code) { finished = true; });
     ioc.run();
-    emit_unparsed_until(lines.size());
+    // fetch_many answers every id; should it ever end without doing so, the ids left still get
+    // their line (as failures) and the run fails, rather than losing them quietly.
+    std::size_t unanswered = 0;
+    for (; next_line < lines.size(); ++next_line) {
+        if (!parsed[next_line]) {
+            emit_unparsed(next_line);
+            continue;
+        }
+        payouts::diagnostics d;
+        d.message = "the batch ended before this id was answered";
+        emit(lines[next_line], net::error::operation_aborted, nullptr, d);
+        ++unanswered;
+    }
     std::cout.flush();
     if (tty) std::fputc('\n', stderr);
     std::cerr << "summary: " << lines.size() << " ids";
     for (auto const& [k, n] : by_status)
         std::cerr << ", " << k << " " << n;
     std::cerr << '\n';
+    if (!finished || unanswered) {
+        std::cerr << "payouts: internal error: the batch ended with " << unanswered
+                  << " ids unanswered\n";
+        return exit_internal;
+    }
     return failures ? exit_batch_failures : exit_ok;
 }
 
@@ -492,6 +520,6 @@ int main(int argc, char** argv) try {
     std::cerr << "payouts: " << e.what() << "\n\n" << help_text;
     return exit_usage;
 } catch (std::exception const& e) {
-    std::cerr << "payouts: " << e.what() << '\n';
-    return exit_network;
+    std::cerr << "payouts: internal error: " << e.what() << '\n';
+    return exit_internal;
 }
