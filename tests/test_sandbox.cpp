@@ -12,6 +12,8 @@
 
 #if __has_include("sandbox_path.hpp")
 #include "sandbox_path.hpp" // from tools/sandbox/meson.build, via sandbox_info_dep
+
+#include "../tools/common/tls_certs.hpp"
 #endif
 
 #include <boost/asio/co_spawn.hpp>
@@ -1063,4 +1065,35 @@ TEST_CASE("sandbox: the request log names every request and never a credential; 
     for (auto const& secret : secrets)
         CHECK_MESSAGE(log.find(secret) == std::string::npos, "log leaks " << secret);
     CHECK(log.find("Bearer") == std::string::npos);
+}
+
+TEST_CASE("sandbox: --cert, --key and --ca serve the given certificate and print the given CA") {
+    auto const dir = make_temp_dir();
+    auto const pki = payouts_tools::make_test_pki();
+    auto const write = [&](char const* name, std::string const& text) {
+        std::ofstream(dir / name, std::ios::binary) << text;
+        return (dir / name).string();
+    };
+    auto const cert = write("leaf.pem", pki.leaf.cert_pem);
+    auto const key = write("leaf-key.pem", pki.leaf.key_pem);
+    auto const ca = write("ca.pem", pki.ca.cert_pem);
+    {
+        sandbox_process s({"--cert", cert, "--key", key, "--ca", ca, "--quiet"}, test_credentials);
+        CHECK(s.ca_file() == ca); // line 2 is the CA given
+        auto const t = providers(test_credentials).front();
+        CHECK(client(s, "127.0.0.1").get(t.get(t.known_id)).status == 200);
+        CHECK(read_file(ca) == pki.ca.cert_pem); // used, not replaced
+    }
+    {
+        auto const other = payouts_tools::make_test_pki();
+        auto const wrong_ca = write("other-ca.pem", other.ca.cert_pem);
+        sandbox_process s({"--cert", cert, "--key", key, "--ca", wrong_ca, "--quiet"},
+                          test_credentials);
+        auto const t = providers(test_credentials).front();
+        response r = client(s, "127.0.0.1").get(t.get(t.known_id));
+        CHECK(r.ec); // the printed CA does not match the served certificate
+        CHECK(r.status == 0);
+    }
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
 }
