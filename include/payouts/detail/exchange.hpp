@@ -66,12 +66,41 @@ inline bool is_identity(std::string_view v) {
     return true;
 }
 
+// The transfer codings of a response, every Transfer-Encoding field taken as one list: exactly
+// "chunked" (which the parser undoes) or nothing. Beast decides on chunked from the last coding
+// alone, so "gzip, chunked" (or "chunked" with a stray byte after it) would leave a coding on
+// the body that nobody removes.
+inline bool only_chunked(http::fields const& f) {
+    int elements = 0;
+    auto const [first, last] = f.equal_range(http::field::transfer_encoding);
+    for (auto it = first; it != last; ++it) {
+        std::string_view v = it->value();
+        while (!v.empty()) {
+            auto const comma = v.find(',');
+            auto e = v.substr(0, comma);
+            v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+            while (!e.empty() && (e.front() == ' ' || e.front() == '\t'))
+                e.remove_prefix(1);
+            while (!e.empty() && (e.back() == ' ' || e.back() == '\t'))
+                e.remove_suffix(1);
+            if (e.empty()) continue;
+            if (++elements > 1 || e.size() != 7) return false;
+            for (std::size_t i = 0; i < 7; ++i)
+                if (ascii_lower(e[i]) != "chunked"[i]) return false;
+        }
+    }
+    return true;
+}
+
 // Checked once the header is in, before the body is read: an encoding we would have to undo
-// (we asked for identity), and a body whose end only the connection's end tells.
+// (we asked for identity; repeated Content-Encoding fields form one list, so each counts), a
+// transfer coding other than chunked, and a body whose end only the connection's end tells.
 template <class Body>
 error_code refuse_before_body(http::response_parser<Body> const& p) {
-    auto const ce = p.get()[http::field::content_encoding];
-    if (!ce.empty() && !is_identity(ce)) return errc::unsupported_encoding;
+    auto const [first, last] = p.get().equal_range(http::field::content_encoding);
+    for (auto it = first; it != last; ++it)
+        if (!it->value().empty() && !is_identity(it->value())) return errc::unsupported_encoding;
+    if (!only_chunked(p.get())) return errc::unsupported_encoding;
     if (p.need_eof()) return errc::unsupported_encoding;
     return {};
 }
