@@ -180,3 +180,27 @@ TEST_CASE("the reader harness reads the hand-made responses as the exchange woul
         CHECK(hc::check_interpretation<payouts::Yuno>(h, r.parser->get(), false) == "");
     }
 }
+
+TEST_CASE("a coding the reader would leave on the body is refused wherever it is declared") {
+    namespace hc = payouts_fuzz::http_check;
+    auto& h = hc::the_harness();
+    auto const read = [&](std::string_view header_lines) {
+        std::string const text = "HTTP/1.1 200 OK\r\n" + std::string(header_lines) + "\r\n";
+        hc::read_result r;
+        hc::read_like_exchange(h, text, 7, r);
+        return r.ec;
+    };
+    using payouts::errc;
+    CHECK(read("Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n") ==
+          errc::unsupported_encoding);
+    CHECK(read("Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n") ==
+          errc::unsupported_encoding);
+    CHECK(read("Content-Encoding: identity\r\nContent-Encoding: gzip\r\nContent-Length: "
+               "2\r\n\r\n{}") == errc::unsupported_encoding);
+    CHECK(read("Content-Encoding:\r\nContent-Encoding: br\r\nContent-Length: 2\r\n\r\n{}") ==
+          errc::unsupported_encoding);
+    // What stays accepted: chunked alone (any case, with whitespace), identity, no coding.
+    CHECK_FALSE(read("Transfer-Encoding:  Chunked \r\n\r\n2\r\n{}\r\n0\r\n"));
+    CHECK_FALSE(read("Content-Encoding: identity\r\nContent-Length: 2\r\n\r\n{}"));
+    CHECK_FALSE(read("Content-Length: 2\r\n\r\n{}"));
+}
