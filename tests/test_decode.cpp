@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -820,17 +821,175 @@ TEST_CASE("duplicate keys on mapped paths are refused") {
             R"({"id": 789, "status": "CONFIRMED", "data": {"created_at": "2026-03-02T09:15:00Z"}})");
         CHECK_CONTAINS(msg2, "envelope");
     }
-    SUBCASE("duplicates on unmapped keys are left alone") {
-        auto const p = decoded<Yuno>(edited(yuno, "\"country\": \"US\",\n  \"description\"",
-                                            "\"country\": \"US\",\n  \"country\": \"BR\",\n  "
-                                            "\"description\""));
-        CHECK(p.id == "1c58426d-2c1b-4476-b3c0-447a8c683466");
-        CHECK(p.status == payout_status::paid);
+    SUBCASE("a duplicate unmapped key at the root") {
+        auto const msg = refused<Yuno>(edited(yuno, "\"country\": \"US\",\n  \"description\"",
+                                              "\"country\": \"US\",\n  \"country\": \"BR\",\n  "
+                                              "\"description\""));
+        CHECK_CONTAINS(msg, "/country: duplicate key");
     }
     SUBCASE("each transaction has its own keys") {
         auto const p = decoded<Yuno>(
             R"({"id":"p","status":"PENDING","transactions":[{"response_code":"AUTHORIZED"},{"response_code":"AUTHORIZED"}]})");
         CHECK(p.status == payout_status::on_hold);
+    }
+}
+
+TEST_CASE("duplicate keys are refused in every object of the body, named by their pointer") {
+    auto const druo = fixture("druo/get-payout-200-successful.json");
+    auto const yuno = fixture("yuno/get-payout-200-succeeded-usd.json");
+    auto const truust = fixture("truust/get-order-payout-200-from-schema.json");
+    SUBCASE("inside an unmapped object in the envelope") {
+        auto const msg = refused<Druo>(
+            edited(druo, "\"metadata\": {}", R"("metadata": {"x": 1, "y": 2, "x": 1})"));
+        CHECK_CONTAINS(msg, "/payout/metadata/x: duplicate key");
+    }
+    SUBCASE("deep inside unmapped objects, with the same value") {
+        auto const msg =
+            refused<Yuno>(edited(yuno, "\"document_type\": \"SSN\",",
+                                 "\"document_type\": \"SSN\", \"document_type\": \"SSN\","));
+        CHECK_CONTAINS(msg, "/beneficiary/document/document_type: duplicate key");
+    }
+    SUBCASE("in an array of unmapped objects") {
+        auto const msg = refused<Checkout>(
+            R"({"id":"pay_1","status":"Paid","list":[{"a":1},{"a":1,"b":[{"c":1,"d":2,"c":3}]}]})");
+        CHECK_CONTAINS(msg, "/list/1/b/0/c: duplicate key");
+    }
+    SUBCASE("outside the envelope") {
+        auto const msg =
+            refused<Druo>(R"({"payout":{"uuid":"trx_1","status":"PENDING"},"meta":{"x":1,"x":2}})");
+        CHECK_CONTAINS(msg, "/meta/x: duplicate key");
+        auto const before =
+            refused<Druo>(R"({"meta":{"x":1,"x":2},"payout":{"uuid":"trx_1","status":"PENDING"}})");
+        CHECK_CONTAINS(before, "/meta/x: duplicate key");
+    }
+    SUBCASE("in the envelope itself and at the root, unmapped") {
+        CHECK_CONTAINS(refused<Truust>(edited(truust, "\"type\": \"ACCOUNT\",",
+                                              "\"type\": \"ACCOUNT\", \"type\": \"WALLET\",")),
+                       "/data/type: duplicate key");
+        CHECK_CONTAINS(refused<Introw>(R"({"data":{"id":"pay_1","stage":"PAID"},"x":1,"x":1})"),
+                       "/x: duplicate key");
+    }
+    SUBCASE("keys compare decoded: an escape spells the same key") {
+        CHECK_CONTAINS(
+            refused<Druo>(edited(druo, "\"metadata\": {}", R"("metadata": {"x": 1, "\u0078": 2})")),
+            "/payout/metadata/x: duplicate key");
+        CHECK_CONTAINS(refused<Druo>(edited(druo, "\"metadata\": {}",
+                                            R"("metadata": {"ab\u0063": 1, "abc": 2})")),
+                       "/payout/metadata/abc: duplicate key");
+        CHECK_CONTAINS(
+            refused<Druo>(edited(druo, "\"metadata\": {}", R"("metadata": {"\u00e9": 1, "é": 2})")),
+            "/payout/metadata/é: duplicate key");
+        // The pointer to it is decoded too.
+        CHECK_CONTAINS(refused<Druo>(edited(druo, "\"metadata\": {}",
+                                            R"("m\u0065ta": {"k": {"x": 1, "x": 2}})")),
+                       "/payout/meta/k/x: duplicate key");
+    }
+    SUBCASE("escaped keys that differ are different keys") {
+        auto const p = decoded<Druo>(
+            edited(druo, "\"metadata\": {}",
+                   R"("metadata": {"\u0078": 1, "\u0079": 2, "x\"": 3, "\u0078\u0078": 4})"));
+        CHECK(p.id == "trx_1f4dc72b-5b76-432c-8f4f-e0919aaff3f5");
+    }
+    SUBCASE("a long key the parser hands over in parts") {
+        // Longer than the parser's 4 KiB buffer for unescaped text: it arrives in several parts.
+        std::string const tail(5000, 'b');
+        std::string const body =
+            edited(druo, "\"metadata\": {}",
+                   "\"metadata\": {\"a" + tail + "\": 1, \"\\u0061" + tail + "\": 2}");
+        auto const msg = refused<Druo>(body);
+        CHECK_CONTAINS(msg, "/payout/metadata/a" + std::string(63, 'b') + "...: duplicate key");
+        CHECK(msg.size() < 200);
+        decoded<Druo>(edited(druo, "\"metadata\": {}",
+                             "\"metadata\": {\"a" + tail + "\": 1, \"\\u0061" + tail + "c\": 2}"));
+    }
+    SUBCASE("pointer segments escape '~' and '/'") {
+        CHECK_CONTAINS(refused<Druo>(edited(druo, "\"metadata\": {}",
+                                            R"("metadata": {"a/b~c": {"": 1, "": 2}})")),
+                       "/payout/metadata/a~1b~0c/: duplicate key");
+        CHECK_CONTAINS(refused<Druo>(edited(druo, "\"metadata\": {}",
+                                            R"("metadata": {"a/b": 1, "a~1b": 2, "a/b": 3})")),
+                       "/payout/metadata/a~1b: duplicate key");
+    }
+    SUBCASE("the same key in sibling, nested and array-element objects is fine") {
+        auto const p = decoded<Druo>(edited(
+            druo, "\"metadata\": {}",
+            R"("metadata": {"x": {"x": {"x": 1}}, "y": {"x": 2}, "z": [{"x": 1}, {"x": 2}, {"y": {"x": 3}, "x": 4}]})"));
+        CHECK(p.status == payout_status::paid);
+    }
+    SUBCASE("keys alike in length, first, middle and last bytes are still told apart") {
+        auto const p = decoded<Druo>(edited(
+            druo, "\"metadata\": {}",
+            R"("metadata": {"aXbYc": 1, "aYbXc": 2, "date_created_gmt": 4, "date_updated_gmt": 5})"));
+        CHECK(p.status == payout_status::paid);
+    }
+}
+
+namespace {
+
+// "k0000x", "k0001x", ...: keys alike but for their middle digits.
+std::string wide_key(std::size_t i) {
+    char key[32];
+    std::snprintf(key, sizeof key, "k%04zux", i);
+    return key;
+}
+
+// An object of `n` keys wide_key(0), wide_key(1), ..., then `extra`.
+std::string wide_metadata(std::size_t n, std::string_view extra = {}) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i) out += ", ";
+        out += "\"" + wide_key(i) + "\": " + std::to_string(i);
+    }
+    out += extra;
+    return out + "}";
+}
+
+} // namespace
+
+TEST_CASE("wide objects: every key is checked, also past the inline buffers") {
+    auto const druo = fixture("druo/get-payout-200-successful.json");
+    auto const with_metadata = [&](std::string const& m) {
+        return edited(druo, "\"metadata\": {}", "\"metadata\": " + m);
+    };
+    for (std::size_t n : {1, 2, 31, 32, 33, 63, 64, 65, 200, 1000}) {
+        CAPTURE(n);
+        CHECK(decoded<Druo>(with_metadata(wide_metadata(n))).status == payout_status::paid);
+        CHECK_CONTAINS(refused<Druo>(with_metadata(wide_metadata(n, R"(, "k0000x": 0)"))),
+                       "/payout/metadata/k0000x: duplicate key");
+        std::string const last = wide_key(n - 1);
+        CHECK_CONTAINS(refused<Druo>(with_metadata(wide_metadata(n, ", \"" + last + "\": 0"))),
+                       "/payout/metadata/" + last + ": duplicate key");
+    }
+    SUBCASE("a wide object inside a wide object, the outer one going on after it") {
+        std::string inner = wide_metadata(300);
+        std::string outer = wide_metadata(100, ", \"inner\": " + inner);
+        outer.pop_back();
+        for (std::size_t i = 100; i < 400; ++i)
+            outer += ", \"k" + std::to_string(i) + "x\": " + std::to_string(i);
+        CHECK(decoded<Druo>(with_metadata(outer + "}")).status == payout_status::paid);
+        CHECK_CONTAINS(refused<Druo>(with_metadata(outer + ", \"k0099x\": 1}")),
+                       "/payout/metadata/k0099x: duplicate key");
+        CHECK_CONTAINS(refused<Druo>(with_metadata(outer + ", \"inner\": 1}")),
+                       "/payout/metadata/inner: duplicate key");
+        CHECK_CONTAINS(refused<Druo>(with_metadata(outer + ", \"k399x\": 1}")),
+                       "/payout/metadata/k399x: duplicate key");
+        std::string const inner_dup = wide_metadata(300, R"(, "k0150x": 1)");
+        CHECK_CONTAINS(
+            refused<Druo>(with_metadata(wide_metadata(100, ", \"inner\": " + inner_dup))),
+            "/payout/metadata/inner/k0150x: duplicate key");
+    }
+    SUBCASE("many open objects, each with keys, deeper than the inline key buffer") {
+        std::string m;
+        for (int d = 0; d < 40; ++d)
+            m += "{\"a\": 1, \"b\": 2, \"c\": ";
+        m += "{\"x\": 1, \"x\": 2}";
+        for (int d = 0; d < 40; ++d)
+            m += "}";
+        auto const msg = refused<Druo>(with_metadata(m));
+        std::string where = "/payout/metadata";
+        for (int d = 0; d < 40; ++d)
+            where += "/c";
+        CHECK_CONTAINS(msg, where + "/x: duplicate key");
     }
 }
 

@@ -265,11 +265,12 @@ boost::system::result<payout> decode_impl(std::string_view body, std::string& wh
     auto const& h = parser.handler();
     if (ec) {
         if (h.error_node >= 0) {
-            std::string const where = h.error_node == 0
+            std::string const where = !h.error_pointer.empty() ? h.error_pointer
+                                      : h.error_node == 0
                                           ? std::string("(root)")
                                           : h.pointer_of(h.error_node, h.error_element);
             if (h.error_duplicate)
-                why = where + ": duplicate key (the payout must not be ambiguous)";
+                why = where + ": duplicate key (the body must not be ambiguous)";
             else if (h.error_expected == "less nesting")
                 why = "nesting deeper than " + std::to_string(max_json_depth) + " levels";
             else
@@ -328,7 +329,9 @@ boost::system::result<payout> decode_impl(std::string_view body, std::string& wh
 /// \returns the payout, or `errc::invalid_response` for: an empty body, malformed or truncated
 /// JSON, extra data after it, nesting deeper than 64, a root that is not an object, a provider
 /// error body, a missing id or status, a mapped value of the wrong JSON type or out of range,
-/// a duplicate key on the path to a mapped value. `request_id` is left empty (fetch sets it).
+/// a key repeated in any object of the body (keys compare decoded: "a" and "\u0061" are one),
+/// named by its JSON pointer ("/payout/metadata/x: duplicate key"). `request_id` is left empty
+/// (fetch sets it).
 template <provider P>
 boost::system::result<payout> decode(std::string_view body) {
     std::string why;

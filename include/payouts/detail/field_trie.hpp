@@ -7,9 +7,37 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace payouts::detail {
+
+// A cheap 32-bit digest of a key: its length and first, middle and last bytes, multiplied so the
+// top bits depend on all of them. The decoder computes it once per key, for the trie lookup and
+// the duplicate-key check; equal digests only mean "compare the bytes".
+constexpr std::uint32_t key_digest(std::string_view k) noexcept {
+    std::size_t const n = k.size();
+    if (n == 0) return 0;
+    auto byte = [&](std::size_t i) { return std::uint32_t(static_cast<unsigned char>(k[i])); };
+    return (byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16 | std::uint32_t(n) << 24) * 0x9E3779B1u;
+}
+
+// a[0, n) == b[0, n), for keys: up to 16 bytes in two overlapping loads per side, no call.
+inline bool same_bytes(char const* a, char const* b, std::size_t n) noexcept {
+    auto load64 = [](char const* p) {
+        std::uint64_t v;
+        std::memcpy(&v, p, 8);
+        return v;
+    };
+    auto load32 = [](char const* p) {
+        std::uint32_t v;
+        std::memcpy(&v, p, 4);
+        return v;
+    };
+    if (n >= 8 && n <= 16) return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+    if (n >= 4 && n < 8) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+    return std::memcmp(a, b, n) == 0;
+}
 
 struct trie_node {
     std::string_view key; // "" for the root and for array-element ("*") nodes
@@ -21,6 +49,7 @@ struct trie_node {
     std::uint32_t leaf_fields = 0;   // fields whose pointer ends here
     std::uint32_t fields_below = 0;  // fields at or under this node
     std::uint64_t child_lengths = 0; // bit k: a named child has a key of length k (63: >= 63)
+    std::uint32_t digest = 0;        // key_digest(key)
 };
 
 constexpr unsigned length_bit(std::size_t n) noexcept {
@@ -46,6 +75,17 @@ struct field_trie {
         return -1;
     }
 
+    // child(n, key) for the decoder, given key_digest(key): one compare per sibling (the "*"
+    // node is not among the siblings).
+    int find(int n, std::string_view key, std::uint32_t digest) const noexcept {
+        if (!((nodes[n].child_lengths >> length_bit(key.size())) & 1)) return -1;
+        for (int c = nodes[n].first_child; c >= 0; c = nodes[c].next_sibling)
+            if (nodes[c].digest == digest && nodes[c].key.size() == key.size() &&
+                same_bytes(nodes[c].key.data(), key.data(), key.size()))
+                return c;
+        return -1;
+    }
+
     constexpr int add_child(int n, std::string_view key, bool element) {
         if (element) {
             if (nodes[n].element >= 0) return nodes[n].element;
@@ -55,6 +95,7 @@ struct field_trie {
         if (size == int(max_trie_nodes)) throw "too many trie nodes"; // fails constant evaluation
         int const c = size++;
         nodes[c].key = element ? std::string_view{} : key;
+        nodes[c].digest = element ? 0 : key_digest(key);
         nodes[c].parent = n;
         nodes[c].is_element = element;
         if (element) {
