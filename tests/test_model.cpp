@@ -43,6 +43,40 @@ TEST_CASE("money::minor_units uses the currency's ISO exponent and refuses to lo
     CHECK(money{-250, 2, "EUR"}.minor_units().value() == -250);
 }
 
+TEST_CASE("money::minor_units at any scale: no overflow, no division by zero") {
+    // More fraction digits than 18 past the exponent: only zero is exact.
+    CHECK(money{1, 21, "USD"}.minor_units().error() == errc::inexact_amount);
+    CHECK(money{1, 66, "USD"}.minor_units().error() == errc::inexact_amount);
+    CHECK(money{-1, 127, "JPY"}.minor_units().error() == errc::inexact_amount);
+    CHECK(money{INT64_MAX, 127, "USD"}.minor_units().error() == errc::inexact_amount);
+    CHECK(money{INT64_MIN, 21, "USD"}.minor_units().error() == errc::inexact_amount);
+    CHECK(money{0, 66, "USD"}.minor_units().value() == 0);
+    CHECK(money{0, 127, "KWD"}.minor_units().value() == 0);
+    // 18 digits past the exponent: the largest exact divisor.
+    CHECK(money{1'000'000'000'000'000'000, 20, "USD"}.minor_units().value() == 1);
+    CHECK(money{-2'000'000'000'000'000'000, 18, "JPY"}.minor_units().value() == -2);
+    CHECK(money{1'000'000'000'000'000'001, 20, "USD"}.minor_units().error() ==
+          errc::inexact_amount);
+    CHECK(money{INT64_MIN, 20, "USD"}.minor_units().error() == errc::inexact_amount);
+    CHECK(money{INT64_MIN, 2, "USD"}.minor_units().value() == INT64_MIN);
+    CHECK(money{INT64_MAX, 2, "USD"}.minor_units().value() == INT64_MAX);
+    CHECK(money{INT64_MIN, 3, "USD"}.minor_units().error() == errc::inexact_amount);
+    CHECK(money{-9'223'372'036'854'775'800, 3, "USD"}.minor_units().value() ==
+          -922'337'203'685'477'580);
+    // Negative scales multiply exactly, or say the result does not fit.
+    CHECK(money{1, -2, "USD"}.minor_units().value() == 10000);
+    CHECK(money{-7, -3, "JPY"}.minor_units().value() == -7000);
+    CHECK(money{9, -16, "USD"}.minor_units().value() == 9'000'000'000'000'000'000);
+    CHECK(money{1, -17, "USD"}.minor_units().error() == errc::amount_out_of_range);
+    CHECK(money{1, -128, "USD"}.minor_units().error() == errc::amount_out_of_range);
+    CHECK(money{INT64_MIN, -1, "JPY"}.minor_units().error() == errc::amount_out_of_range);
+    CHECK(money{INT64_MAX, 1, "USD"}.minor_units().error() == errc::amount_out_of_range);
+    CHECK(money{-922'337'203'685'477'580, 1, "USD"}.minor_units().value() ==
+          -9'223'372'036'854'775'800);
+    CHECK(money{INT64_MIN, 0, "JPY"}.minor_units().value() == INT64_MIN);
+    CHECK(money{0, -128, "USD"}.minor_units().value() == 0);
+}
+
 TEST_CASE("money compares values, not representations") {
     CHECK(money{10000, 2, "USD"} == money{100, 0, "USD"});
     CHECK(money{1001, 2, "BRL"} == money{10010, 3, "BRL"});

@@ -21,13 +21,16 @@ constexpr std::int64_t pow10(int n) noexcept {
 
 inline boost::system::result<std::int64_t> money::minor_units() const {
     int const exp = iso4217_exponent(currency);
-    if (scale == exp) return units;
+    if (scale == exp || units == 0) return units;
     if (scale > exp) {
-        std::int64_t const div = detail::pow10(scale - exp);
+        // |units| < 10^19: beyond 18 digits nothing but 0 (handled above) divides exactly.
+        int const down = scale - exp;
+        if (down > 18) return make_error_code(errc::inexact_amount);
+        std::int64_t const div = detail::pow10(down);
         if (units % div != 0) return make_error_code(errc::inexact_amount);
         return units / div;
     }
-    // A negative or small scale is widened; guard the multiplication.
+    // A small or negative scale is widened exactly; any non-zero value times 10^19 overflows.
     int const up = exp - scale;
     if (up > 18) return make_error_code(errc::amount_out_of_range);
     std::int64_t r;
