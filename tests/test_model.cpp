@@ -84,6 +84,27 @@ TEST_CASE("money compares values, not representations") {
     CHECK_FALSE(money{1001, 2, "BRL"} == money{1002, 2, "BRL"});
 }
 
+TEST_CASE("money equality is exact for every scale, negative ones included") {
+    CHECK(money{1, -2, "USD"} == money{100, 0, "USD"});
+    CHECK(money{100, 0, "USD"} == money{1, -2, "USD"});
+    CHECK(money{1, -2, "USD"} == money{10000, 2, "USD"});
+    CHECK(money{10, -1, "USD"} == money{1, -2, "USD"});
+    CHECK_FALSE(money{1, -2, "USD"} == money{10, 0, "USD"});
+    CHECK_FALSE(money{1, -2, "USD"} == money{1, -2, "EUR"});
+    CHECK_FALSE(money{-1, -2, "USD"} == money{100, 0, "USD"});
+    // Zero is zero at any scale, and never equals a non-zero value.
+    CHECK(money{0, -100, "USD"} == money{0, 120, "USD"});
+    CHECK_FALSE(money{0, 0, "USD"} == money{1, 127, "USD"});
+    // Far apart scales and the int64 edges: no overflow on the way.
+    CHECK(money{INT64_MIN, 0, "USD"} == money{INT64_MIN, 0, "USD"});
+    CHECK_FALSE(money{INT64_MIN, 0, "USD"} == money{INT64_MAX, 0, "USD"});
+    CHECK(money{1, -127, "USD"} == money{1'000'000'000'000'000'000, -109, "USD"});
+    CHECK_FALSE(money{1, -127, "USD"} == money{1, 127, "USD"});
+    CHECK(money{-9'000'000'000'000'000'000, 127, "USD"} == money{-9, 109, "USD"});
+    CHECK_FALSE(money{INT64_MAX, -128, "USD"} == money{INT64_MAX, 127, "USD"});
+    CHECK(money{5, 1, "USD"} == money{50, 2, "USD"});
+}
+
 TEST_CASE("money as decimal text") {
     CHECK(money{1001, 2, "BRL"}.to_decimal_string() == "10.01");
     CHECK(money{5, 3, "KWD"}.to_decimal_string() == "0.005");

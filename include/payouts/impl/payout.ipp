@@ -57,9 +57,12 @@ inline std::string money::to_decimal_string() const {
 
 inline bool operator==(money const& a, money const& b) noexcept {
     if (a.currency != b.currency) return false;
-    // Equal values have equal canonical forms: no trailing fraction zeros.
+    // A non-zero value has one form without trailing zeros in `units` (the scale, of any sign,
+    // taking them), so comparing those forms is exact and never multiplies; zero is zero at
+    // any scale.
     auto canon = [](std::int64_t u, int sc) {
-        while (sc > 0 && u % 10 == 0) {
+        if (u == 0) return std::pair{u, 0};
+        while (u % 10 == 0) {
             u /= 10;
             --sc;
         }
