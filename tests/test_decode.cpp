@@ -77,6 +77,30 @@ std::string refused(std::string_view body) {
     return diag.message;
 }
 
+// Well-formed UTF-8 (no torn, overlong or surrogate sequences).
+bool valid_utf8(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        auto const c = static_cast<unsigned char>(s[i]);
+        std::size_t const n = c < 0x80         ? 1
+                              : (c >> 5) == 6  ? 2
+                              : (c >> 4) == 14 ? 3
+                              : (c >> 3) == 30 ? 4
+                                               : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        std::uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+        for (std::size_t k = 1; k < n; ++k) {
+            auto const d = static_cast<unsigned char>(s[i + k]);
+            if ((d & 0xC0) != 0x80) return false;
+            cp = cp << 6 | (d & 0x3F);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 bool contains(std::string_view haystack, std::string_view needle) {
     return haystack.find(needle) != std::string_view::npos;
 }
@@ -396,6 +420,49 @@ TEST_CASE("provider error bodies are refused, naming the provider's code and mes
             refused<Introw>(R"({"error":{"code":"E","message":")" + long_text + R"("}})");
         CHECK_CONTAINS(msg, std::string(512, 'x'));
         CHECK_FALSE(contains(msg, std::string(513, 'x')));
+    }
+    SUBCASE("the cut never splits a UTF-8 character") {
+        std::string long_text = "x"; // so that byte 512 falls inside a two-byte character
+        for (int i = 0; i < 600; ++i)
+            long_text += "\u00e9";
+        auto const msg =
+            refused<Introw>(R"({"error":{"code":"E","message":")" + long_text + R"("}})");
+        CHECK(valid_utf8(msg));
+        std::string e_acute;
+        for (int i = 0; i < 255; ++i)
+            e_acute += "\xC3\xA9";
+        CHECK_CONTAINS(msg, "\"x" + e_acute + "\"");
+    }
+}
+
+TEST_CASE("diagnostics cut long values on UTF-8 character boundaries") {
+    auto const truust = fixture("truust/get-order-payout-200-from-schema.json");
+    std::string value = "x"; // byte 40 falls inside a character
+    for (int i = 0; i < 100; ++i)
+        value += "\xC3\xA9"; // é
+    std::string expected = "x";
+    for (int i = 0; i < 19; ++i)
+        expected += "\xC3\xA9";
+    SUBCASE("a mapped string of the wrong form") {
+        auto const msg =
+            refused<Truust>(edited(truust, "\"2026-03-02T09:15:00+00:00\"", "\"" + value + "\""));
+        CHECK(valid_utf8(msg));
+        CHECK_CONTAINS(msg, "got the string \"" + expected + "...\"");
+    }
+    SUBCASE("a string where an object must be") {
+        auto const msg = refused<Truust>(R"({"data":")" + value + R"("})");
+        CHECK(valid_utf8(msg));
+        CHECK_CONTAINS(msg, "/data: expected an object, got the string \"" + expected + "...\"");
+    }
+    SUBCASE("three- and four-byte characters too") {
+        std::string v = "xy"; // 38 bytes of euro signs, then a four-byte character across 40
+        for (int i = 0; i < 12; ++i)
+            v += "\xE2\x82\xAC";
+        v += "\xF0\x9F\x98\x80\xF0\x9F\x98\x80";
+        auto const msg =
+            refused<Truust>(edited(truust, "\"2026-03-02T09:15:00+00:00\"", "\"" + v + "\""));
+        CHECK(valid_utf8(msg));
+        CHECK_CONTAINS(msg, v.substr(0, 38) + "...\"");
     }
 }
 

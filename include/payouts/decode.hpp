@@ -23,12 +23,13 @@ inline std::string describe_got(json_kind k, std::string_view text) {
     switch (k) {
     case json_kind::string: {
         std::string s = "the string \"";
-        s.append(text.substr(0, 40));
-        if (text.size() > 40) s += "...";
+        std::string_view const cut = utf8_prefix(text, 40);
+        s.append(cut);
+        if (cut.size() < text.size()) s += "...";
         return s + "\"";
     }
     case json_kind::number:
-        return "the number " + std::string(text.substr(0, 40));
+        return "the number " + std::string(utf8_prefix(text, 40));
     case json_kind::boolean:
         return std::string(text);
     case json_kind::null:
@@ -76,7 +77,7 @@ provider_error read_error_body(std::string_view body) {
             boost::system::error_code pec;
             if (auto const* v = jv.find_pointer(p, pec)) {
                 auto t = json_text(*v);
-                if (!t.empty()) return t.size() > 512 ? t.substr(0, 512) : t;
+                if (!t.empty()) return std::string(utf8_prefix(t, 512));
             }
         }
         return {};

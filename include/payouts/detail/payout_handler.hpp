@@ -240,7 +240,7 @@ private:
         error_element = element_;
         error_expected = expected;
         error_got = got;
-        error_text.assign(got_text.substr(0, 64));
+        error_text.assign(utf8_prefix(got_text, 64));
         ec = boost::json::error::syntax; // replaced by the caller, which reads the fields above
         return false;
     }
