@@ -1322,6 +1322,23 @@ TEST_CASE("Truust: numeric ids, the latest of confirmed_at/denied_at, both envel
         auto const msg = refused<Truust>(R"({"data":null})");
         CHECK_CONTAINS(msg, "missing");
     }
+    SUBCASE("what is missing is named where it was looked for") {
+        // No envelope: the payout is the root object.
+        auto const root = refused<Truust>(R"({"status":"CREATED","reference":"R-1"})");
+        CHECK_CONTAINS(root, "missing /id (the payout id)");
+        CHECK_FALSE(contains(root, "/data"));
+        CHECK_CONTAINS(refused<Truust>(R"({"id":789})"), "missing /status (the payout status)");
+        CHECK_CONTAINS(refused<Truust>(R"({})"), "missing /id (the payout id)");
+        CHECK_CONTAINS(refused<Truust>(R"({"data":null,"status":"CREATED"})"), "missing /id (");
+        // With the envelope: inside it.
+        CHECK_CONTAINS(refused<Truust>(R"({"data":{"id":789}})"),
+                       "missing /data/status (the payout status)");
+        CHECK_CONTAINS(refused<Truust>(R"({"data":{}})"), "missing /data/id (the payout id)");
+        CHECK_CONTAINS(refused<Truust>(R"({"data":{"status":"CREATED"},"x":1})"),
+                       "missing /data/id (the payout id)");
+        // A required envelope is always where the fields are looked for.
+        CHECK_CONTAINS(refused<Introw>(R"({"id":"pay_1","stage":"PAID"})"), "missing /data/id");
+    }
     SUBCASE("the envelope as a string") {
         CHECK_CONTAINS(refused<Truust>(R"({"data":"789"})"), "/data: expected an object");
     }

@@ -238,8 +238,22 @@ bool one_side_of_envelope(payout_handler<P> const& h, std::string& why) {
     return true;
 }
 
+// Where a missing field was looked for: in the envelope, unless it is optional and the payout
+// came from the root (fields there, or no envelope object at all).
 template <class P>
-std::string full_pointer(std::string_view field_pointer) {
+std::string full_pointer(payout_handler<P> const& h, std::string_view field_pointer) {
+    constexpr field_trie const& trie = trie_of<P>;
+    if constexpr (P::envelope_optional && trie.envelope != 0) {
+        bool inside = false, outside = false;
+        for (auto const& c : h.caps) {
+            if (c.kind == json_kind::none || c.kind == json_kind::null) continue;
+            int n = c.node;
+            while (n > 0 && n != trie.envelope)
+                n = trie.nodes[n].parent;
+            (n == trie.envelope ? inside : outside) = true;
+        }
+        if (outside || (!inside && !h.envelope_object)) return std::string(field_pointer);
+    }
     return std::string(P::envelope) + std::string(field_pointer);
 }
 
@@ -303,7 +317,7 @@ boost::system::result<payout> decode_impl(std::string_view body, std::string& wh
                     return f.pointer;
             return std::string_view{};
         }();
-        why = "missing " + full_pointer<P>(ptr) + " (the payout " +
+        why = "missing " + full_pointer<P>(h, ptr) + " (the payout " +
               (out.id.empty() ? "id" : "status") + ")";
         auto const perr = read_error_body<P>(body);
         if (!perr.code.empty() || !perr.message.empty())

@@ -125,7 +125,8 @@ public:
     json_kind error_got = json_kind::none;
     std::string error_text; // the refused scalar's text (a copy: the parser's buffers go away)
     bool error_duplicate = false;
-    std::string error_pointer; // where a repeated key is, when an object repeats one
+    std::string error_pointer;    // where a repeated key is, when an object repeats one
+    bool envelope_object = false; // the body has an object at the provider's envelope
 
     payout_handler(payout_handler const&) = delete;
     payout_handler& operator=(payout_handler const&) = delete;
@@ -148,6 +149,7 @@ public:
                 return refuse(ec, n, "an array", json_kind::object);
             }
         }
+        if (trie.envelope != 0 && n == trie.envelope) envelope_object = true;
         return push(ec, frame{{0, 0}, std::int16_t(n), false, {tables_size_}, keys_size_, 0});
     }
     bool on_object_end(std::size_t, ec_t&) {
