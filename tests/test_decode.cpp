@@ -1322,6 +1322,20 @@ TEST_CASE("Truust: numeric ids, the latest of confirmed_at/denied_at, both envel
         auto const msg = refused<Truust>(R"({"data":null})");
         CHECK_CONTAINS(msg, "missing");
     }
+    SUBCASE("an id the id rule refuses does not decode (requests refuse it too)") {
+        for (std::string_view id : {"-5", "-0", "0", "\"-5\"", "\"0\"", "\"abc\"", "\"0789\"",
+                                    "\"+5\"", "\" 5\"", "\"5 \"", "\"1e3\"", "\"\\u0035x\""}) {
+            CAPTURE(id);
+            auto const msg =
+                refused<Truust>(R"({"data":{"id":)" + std::string(id) + R"(,"status":"CREATED"}})");
+            CHECK_CONTAINS(msg, "/data/id: expected a positive integer id");
+            CHECK(msg.find("/data/id") == 0);
+        }
+        CHECK_CONTAINS(refused<Truust>(R"({"id":-1,"status":"CREATED"})"),
+                       "/id: expected a positive integer id");
+        CHECK(decoded<Truust>(R"({"data":{"id":1,"status":"CREATED"}})").id == "1");
+        CHECK(decoded<Truust>(R"({"data":{"id":"\u0035","status":"CREATED"}})").id == "5");
+    }
     SUBCASE("what is missing is named where it was looked for") {
         // No envelope: the payout is the root object.
         auto const root = refused<Truust>(R"({"status":"CREATED","reference":"R-1"})");
@@ -1342,6 +1356,23 @@ TEST_CASE("Truust: numeric ids, the latest of confirmed_at/denied_at, both envel
     SUBCASE("the envelope as a string") {
         CHECK_CONTAINS(refused<Truust>(R"({"data":"789"})"), "/data: expected an object");
     }
+}
+
+TEST_CASE("string ids follow the provider's id rule: length, no dot segments") {
+    auto const body = [](std::string const& id) {
+        return R"({"id":")" + id + R"(","status":"Paid"})";
+    };
+    CHECK(decoded<Checkout>(body(std::string(Checkout::id.max_length, 'p'))).id.size() ==
+          Checkout::id.max_length);
+    CHECK_CONTAINS(refused<Checkout>(body(std::string(Checkout::id.max_length + 1, 'p'))),
+                   "/id: expected an id of 1 to 64 bytes, got the string \"ppp");
+    CHECK_CONTAINS(refused<Checkout>(body(".")), "/id: expected an id other than \".\" and \"..\"");
+    CHECK_CONTAINS(refused<Checkout>(body("..")), "/id: expected an id other than");
+    CHECK(decoded<Checkout>(body("...")).id == "...");
+    // Decoded before the rule applies: an escaped dot is a dot.
+    CHECK_CONTAINS(refused<Checkout>(body("\\u002e")), "/id: expected an id other than");
+    // A numeric id is its decimal text, under the same rule.
+    CHECK(decoded<Checkout>(R"({"id":12,"status":"Paid"})").id == "12");
 }
 
 TEST_CASE("Checkout: reason (response_summary) only for failed payouts; Checkout exponents") {

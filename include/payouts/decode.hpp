@@ -13,11 +13,38 @@
 #include <boost/json/serialize.hpp>
 #include <boost/system/result.hpp>
 
+#include <concepts>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
 namespace payouts {
 namespace detail {
+
+// What P's id rule wants, when `text` breaks it (empty when it does not): an id that could not
+// be asked for must not come back decoded. The same rule as for requests: P::id's length limits,
+// never "." or "..", and for integer id types a positive value of the type, in canonical
+// decimal (what the request path would carry).
+template <class P>
+std::string id_rule_refusal(std::string_view text) {
+    using id_type = typename P::id_type;
+    if constexpr (std::integral<id_type>) {
+        bool canonical = !text.empty() && text[0] >= '1' && text[0] <= '9';
+        for (char ch : text)
+            canonical = canonical && ch >= '0' && ch <= '9';
+        auto const v = parse_int64(text);
+        if (!canonical || !v ||
+            std::uint64_t(*v) > std::uint64_t(std::numeric_limits<id_type>::max()))
+            return "a positive integer id (decimal digits, no sign or leading zero, at most " +
+                   std::to_string(std::numeric_limits<id_type>::max()) + ")";
+    }
+    if (text.size() < P::id.min_length || text.size() > P::id.max_length)
+        return "an id of " + std::to_string(P::id.min_length) + " to " +
+               std::to_string(P::id.max_length) + " bytes";
+    if (text == "." || text == "..") return "an id other than \".\" and \"..\"";
+    return {};
+}
 
 inline std::string describe_got(json_kind k, std::string_view text) {
     switch (k) {
@@ -134,12 +161,13 @@ bool assemble(payout_handler<P> const& h, payout& out, std::string& why) {
         bool ok = true;
         switch (f.target) {
         case member::id:
-            if (is_string(i) && !c.text.empty()) {
-                if (out.id.empty()) out.id.assign(c.text);
-            } else if (c.kind == json_kind::number && parse_int64(c.text)) {
-                if (out.id.empty()) out.id.assign(c.text);
-            } else {
+            if (!(is_string(i) && !c.text.empty()) &&
+                !(c.kind == json_kind::number && parse_int64(c.text))) {
                 ok = fail(i, "a non-empty string or an integer");
+            } else if (std::string const rule = id_rule_refusal<P>(c.text); !rule.empty()) {
+                ok = fail(i, rule);
+            } else if (out.id.empty()) {
+                out.id.assign(c.text);
             }
             break;
         case member::provider_status:
@@ -344,9 +372,10 @@ boost::system::result<payout> decode_impl(std::string_view body, std::string& wh
 /// \returns the payout, or `errc::invalid_response` for: an empty body, malformed or truncated
 /// JSON, extra data after it, nesting deeper than 64, a root that is not an object, a provider
 /// error body, a missing id or status, a mapped value of the wrong JSON type or out of range,
-/// a key repeated in any object of the body (keys compare decoded: "a" and "\u0061" are one),
-/// named by its JSON pointer ("/payout/metadata/x: duplicate key"). `request_id` is left empty
-/// (fetch sets it).
+/// an id the provider's id rule refuses (one that could not be fetched: an integer id that is
+/// not positive or not in canonical decimal, an id too long, "." or ".."), a key repeated in any
+/// object of the body (keys compare decoded: "a" and "\u0061" are one), named by its JSON
+/// pointer ("/payout/metadata/x: duplicate key"). `request_id` is left empty (fetch sets it).
 template <provider P>
 boost::system::result<payout> decode(std::string_view body) {
     std::string why;
