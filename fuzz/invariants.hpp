@@ -700,13 +700,13 @@ std::string check_interpretation(harness& h, http::response<http::string_body> c
     return {};
 }
 
-inline std::string check_read(read_result const& r, std::size_t input_size) {
+inline std::string check_read(read_result const& r) {
     using payouts::errc;
     auto const& http_cat = http::make_error_code(http::error::end_of_stream).category();
     if (r.ec && r.ec.category() != http_cat && r.ec.category() != payouts::payouts_category())
         return "read failed with a code from elsewhere: " + r.ec.message();
-    if (r.ec == errc::body_too_large && input_size < 1024)
-        return "body_too_large below every limit";
+    // No "small input, so never body_too_large": a Content-Length or chunk size declared
+    // beyond the limit is refused before its bytes arrive, as it should be.
     if (r.ec) return {};
     auto const& p = *r.parser;
     auto const& res = p.get();
@@ -732,20 +732,28 @@ inline std::string check_http_response(std::string_view bytes) {
     hc::read_like_exchange(h, bytes, bytes.size() + 1, whole);
     hc::read_like_exchange(h, bytes, 1 + bytes.size() % 13, pieces);
     for (auto const* r : {&whole, &pieces})
-        if (auto e = hc::check_read(*r, bytes.size()); !e.empty()) return e;
+        if (auto e = hc::check_read(*r); !e.empty()) return e;
     // Success must not depend on how the bytes are split across reads. The error may: Beast
     // parses the start line eagerly on a first read but, with part of a header, only once the
     // header's end is in (a bare CR there is bad_line_ending whole, partial_message in pieces).
-    if (bool(whole.ec) != bool(pieces.ec) || (!whole.ec && whole.interim != pieces.interim))
+    // Beast's header limit is also not exact: a header that arrives at once is measured from
+    // after its start line, one that arrives in pieces from its first byte, so a header within
+    // a start line's length of the limit may pass whole and be body_too_large in pieces.
+    bool const limit_slack =
+        (whole.ec == payouts::errc::body_too_large) != (pieces.ec == payouts::errc::body_too_large);
+    if ((bool(whole.ec) != bool(pieces.ec) && !limit_slack) ||
+        (!whole.ec && !pieces.ec && whole.interim != pieces.interim))
         return "reading in pieces gives another outcome: " + whole.ec.message() + " after " +
                std::to_string(whole.interim) + " interim, in pieces " + pieces.ec.message() +
                " after " + std::to_string(pieces.interim);
     if (whole.ec) return {};
     auto const& res = whole.parser->get();
-    auto const& res2 = pieces.parser->get();
-    if (res.result_int() != res2.result_int() || res.body() != res2.body() ||
-        std::distance(res.begin(), res.end()) != std::distance(res2.begin(), res2.end()))
-        return "reading in pieces gives another response";
+    if (!pieces.ec) {
+        auto const& res2 = pieces.parser->get();
+        if (res.result_int() != res2.result_int() || res.body() != res2.body() ||
+            std::distance(res.begin(), res.end()) != std::distance(res2.begin(), res2.end()))
+            return "reading in pieces gives another response";
+    }
     bool const secret_in_input = bytes.find(hc::secret) != std::string_view::npos;
     for (auto const& r : {hc::check_interpretation<payouts::Truust>(h, res, secret_in_input),
                           hc::check_interpretation<payouts::Druo>(h, res, secret_in_input),

@@ -204,3 +204,11 @@ TEST_CASE("a coding the reader would leave on the body is refused wherever it is
     CHECK_FALSE(read("Content-Encoding: identity\r\nContent-Length: 2\r\n\r\n{}"));
     CHECK_FALSE(read("Content-Length: 2\r\n\r\n{}"));
 }
+
+TEST_CASE("a chunk declared beyond the body limit is refused before its bytes arrive") {
+    namespace hc = payouts_fuzz::http_check;
+    hc::read_result r;
+    hc::read_like_exchange(hc::the_harness(),
+                           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7200\r\n{}", 9, r);
+    CHECK(r.ec == payouts::errc::body_too_large);
+}
