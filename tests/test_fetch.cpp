@@ -1518,3 +1518,30 @@ TEST_CASE("deferred: a failure throws system_error with the code") {
     REQUIRE(thrown.has_value());
     CHECK(*thrown == errc::not_found);
 }
+
+TEST_CASE("a connect that never completes: the connect timeout ends the attempt") {
+    net::io_context ioc;
+    // A listener with a backlog of 0 that never accepts: once one connection fills its queue,
+    // the kernel drops further SYNs and a connect hangs.
+    tcp::acceptor full(ioc);
+    full.open(tcp::v4());
+    full.bind(tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    full.listen(0);
+    tcp::socket filler(ioc);
+    filler.connect(full.local_endpoint());
+    client_config cfg;
+    cfg.use_system_roots = false;
+    cfg.connect_timeout = 200ms;
+    cfg.deadline = 20s;
+    cfg.retry.max_attempts = 2;
+    cfg.retry.backoff_base = 1ms;
+    cfg.retry.backoff_cap = 2ms;
+    add_provider(cfg, "yuno", "https://127.0.0.1:" + std::to_string(full.local_endpoint().port()),
+                 {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    client c(ioc, cfg);
+    auto const o = get<Yuno>(ioc, c, "x");
+    CHECK(o.ec == errc::timeout);
+    CHECK(o.d.attempts == 2);
+    CHECK(o.d.elapsed < cfg.deadline / 2); // each attempt had its own connect limit
+    CHECK(o.d.message.find("connecting") != std::string::npos);
+}
