@@ -31,7 +31,9 @@ enum class errc {
     invalid_response,     ///< the body is not a payout: malformed JSON, wrong types, missing fields
     body_too_large,       ///< the body (or the headers) exceed the configured limit
     timeout,              ///< the overall deadline or a phase timeout passed
-    unsupported_encoding, ///< Content-Encoding other than identity, or an EOF-delimited body
+    unsupported_encoding, ///< a coding we would have to undo (Content-Encoding other than
+                          ///< identity, a transfer coding other than chunked), or a body
+                          ///< delimited by the connection's end
     inexact_amount,       ///< money::minor_units() would drop non-zero digits
     amount_out_of_range,  ///< an amount does not fit in 64 bits at the required scale
     token_request_failed, ///< the OAuth token endpoint did not give a usable token

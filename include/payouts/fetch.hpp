@@ -510,7 +510,8 @@ private:
 /// P's not-found error codes), errc::rate_limited (429), errc::provider_unavailable (5xx but
 /// 501/505), errc::unexpected_status (other statuses, redirects), errc::invalid_response (the
 /// 2xx body is not a payout), errc::body_too_large, errc::unsupported_encoding (a
-/// Content-Encoding other than identity, or a body delimited by the connection's end),
+/// Content-Encoding other than identity, a transfer coding other than chunked, or a body
+/// delimited by the connection's end),
 /// errc::timeout (the overall deadline or a phase timeout), errc::token_request_failed, TLS
 /// errors (asio::ssl / OpenSSL, e.g. an untrusted certificate or a wrong host name) and other
 /// transport errors as Asio and Beast report them, asio::error::operation_aborted when
