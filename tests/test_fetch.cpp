@@ -1022,11 +1022,31 @@ TEST_CASE("a client destroyed while fetches run: they complete, nothing dangles"
 
 namespace {
 
-// Runs a fetch_many batch on `ioc` until it completes or `limit` passes; collects what it reports.
+// What a fetch_many batch reported.
 struct batch_run {
     std::vector<batch_result> results;
     std::optional<error_code> done;
 };
+
+// Runs a fetch_many batch on `ioc` until it completes or `limit` passes; checks that it did
+// complete, without an error, and that nothing was reported inside the initiating call.
+template <class P>
+batch_run run_batch(net::io_context& ioc, client& c, std::vector<typename P::id_type> ids,
+                    batch_options opt, std::chrono::seconds limit) {
+    batch_run b;
+    fetch_many<P>(
+        c, std::move(ids), opt, [&](batch_result r) { b.results.push_back(std::move(r)); },
+        [&](error_code ec) {
+            b.done = ec;
+            ioc.stop();
+        });
+    CHECK(b.results.empty());
+    ioc.restart();
+    ioc.run_for(limit);
+    REQUIRE(b.done.has_value());
+    CHECK(!*b.done);
+    return b;
+}
 
 } // namespace
 
@@ -1048,18 +1068,8 @@ TEST_CASE("fetch_many: input order, exactly once, typed errors, at most `concurr
     std::vector<std::string> ids;
     for (int i = 0; i < 60; ++i)
         ids.push_back("id-" + std::to_string(i));
-    batch_run b;
-    fetch_many<Yuno>(
-        c, ids, batch_options{.concurrency = 4, .reorder_window = 8},
-        [&](batch_result r) { b.results.push_back(std::move(r)); },
-        [&](error_code ec) {
-            b.done = ec;
-            ioc.stop();
-        });
-    CHECK(b.results.empty()); // nothing runs inside the initiating call
-    ioc.run_for(30s);
-    REQUIRE(b.done.has_value());
-    CHECK(!*b.done);
+    auto const b =
+        run_batch<Yuno>(ioc, c, ids, batch_options{.concurrency = 4, .reorder_window = 8}, 30s);
     REQUIRE(b.results.size() == ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i) {
         auto const& r = b.results[i];
@@ -1134,18 +1144,9 @@ TEST_CASE("fetch_many: after the rate-limit pause the batch goes on") {
     auto cfg = config_for(srv);
     add_provider(cfg, "introw", srv.url(), {{"API_KEY", "k"}});
     client c(ioc, cfg);
-    batch_run b;
-    fetch_many<Introw>(
-        c, std::vector<std::string>(4, "pay_2x7n4q8z0w1a2b3c4d5e6f7g"),
-        batch_options{.concurrency = 1, .rate_limit_pause = 200ms},
-        [&](batch_result r) { b.results.push_back(std::move(r)); },
-        [&](error_code ec) {
-            b.done = ec;
-            ioc.stop();
-        });
-    ioc.run_for(10s);
-    REQUIRE(b.done.has_value());
-    CHECK(!*b.done);
+    auto const b =
+        run_batch<Introw>(ioc, c, std::vector<std::string>(4, "pay_2x7n4q8z0w1a2b3c4d5e6f7g"),
+                          batch_options{.concurrency = 1, .rate_limit_pause = 200ms}, 10s);
     REQUIRE(b.results.size() == 4);
     for (auto const& r : b.results)
         CHECK(!r.ec);
@@ -1199,17 +1200,8 @@ TEST_CASE("fetch_many: a result that frees the reorder window starts the next fe
     std::vector<std::string> ids;
     for (int i = 0; i < 12; ++i)
         ids.push_back("id-" + std::to_string(i));
-    batch_run b;
-    fetch_many<Yuno>(
-        c, ids, batch_options{.concurrency = 2, .reorder_window = 2},
-        [&](batch_result r) { b.results.push_back(std::move(r)); },
-        [&](error_code ec) {
-            b.done = ec;
-            ioc.stop();
-        });
-    ioc.run_for(10s);
-    REQUIRE(b.done.has_value());
-    CHECK(!*b.done);
+    auto const b =
+        run_batch<Yuno>(ioc, c, ids, batch_options{.concurrency = 2, .reorder_window = 2}, 10s);
     REQUIRE(b.results.size() == ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i) {
         CHECK(b.results[i].index == i);
@@ -1241,18 +1233,9 @@ TEST_CASE("fetch_many: Introw's remaining budget caps the fetches started, with 
     cfg.retry.max_attempts = 1; // a 429 would end the fetch: none may happen
     add_provider(cfg, "introw", srv.url(), {{"API_KEY", "k"}});
     client c(ioc, cfg);
-    batch_run b;
-    fetch_many<Introw>(
-        c, std::vector<std::string>(12, "pay_2x7n4q8z0w1a2b3c4d5e6f7g"),
-        batch_options{.concurrency = 4, .rate_limit_pause = 350ms},
-        [&](batch_result r) { b.results.push_back(std::move(r)); },
-        [&](error_code ec) {
-            b.done = ec;
-            ioc.stop();
-        });
-    ioc.run_for(20s);
-    REQUIRE(b.done.has_value());
-    CHECK(!*b.done);
+    auto const b =
+        run_batch<Introw>(ioc, c, std::vector<std::string>(12, "pay_2x7n4q8z0w1a2b3c4d5e6f7g"),
+                          batch_options{.concurrency = 4, .rate_limit_pause = 350ms}, 20s);
     REQUIRE(b.results.size() == 12);
     for (auto const& r : b.results)
         CHECK_MESSAGE(!r.ec, r.ec.message());
@@ -1277,18 +1260,10 @@ TEST_CASE("fetch_many: an id still rate-limited after its retries is fetched aga
     cfg.retry.max_attempts = 1;
     add_provider(cfg, "yuno", srv.url(), {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
     client c(ioc, cfg);
-    batch_run b;
-    fetch_many<Yuno>(
-        c, std::vector<std::string>{"a", "once", "b", "always", "c"},
+    auto const b = run_batch<Yuno>(
+        ioc, c, std::vector<std::string>{"a", "once", "b", "always", "c"},
         batch_options{.concurrency = 2, .rate_limit_pause = 50ms, .rate_limited_refetches = 2},
-        [&](batch_result r) { b.results.push_back(std::move(r)); },
-        [&](error_code ec) {
-            b.done = ec;
-            ioc.stop();
-        });
-    ioc.run_for(10s);
-    REQUIRE(b.done.has_value());
-    CHECK(!*b.done);
+        10s);
     REQUIRE(b.results.size() == 5);
     for (std::size_t i = 0; i < 5; ++i)
         CHECK(b.results[i].index == i);
