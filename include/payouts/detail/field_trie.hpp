@@ -22,18 +22,20 @@ constexpr std::uint32_t key_digest(std::string_view k) noexcept {
     return (byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16 | std::uint32_t(n) << 24) * 0x9E3779B1u;
 }
 
+// Unaligned loads of key bytes (memcpy: no alignment or aliasing assumptions).
+inline std::uint64_t load64(char const* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+inline std::uint64_t load32(char const* p) noexcept {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
+
 // a[0, n) == b[0, n), for keys: up to 16 bytes in two overlapping loads per side, no call.
 inline bool same_bytes(char const* a, char const* b, std::size_t n) noexcept {
-    auto load64 = [](char const* p) {
-        std::uint64_t v;
-        std::memcpy(&v, p, 8);
-        return v;
-    };
-    auto load32 = [](char const* p) {
-        std::uint32_t v;
-        std::memcpy(&v, p, 4);
-        return v;
-    };
     if (n >= 8 && n <= 16) return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
     if (n >= 4 && n < 8) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
     return std::memcmp(a, b, n) == 0;

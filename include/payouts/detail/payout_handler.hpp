@@ -36,16 +36,6 @@ constexpr std::string_view utf8_prefix(std::string_view text, std::size_t max) n
 // A hash of every byte of a key, for the tables of wide objects (a digest would put keys that
 // differ only inside, "key001" ... "key200", in few slots). Up to 16 bytes take two loads.
 BOOST_NOINLINE inline std::uint32_t key_hash(std::string_view k) noexcept {
-    auto load64 = [](char const* p) {
-        std::uint64_t v;
-        std::memcpy(&v, p, 8);
-        return v;
-    };
-    auto load32 = [](char const* p) {
-        std::uint32_t v;
-        std::memcpy(&v, p, 4);
-        return std::uint64_t(v);
-    };
     constexpr std::uint64_t mul = 0x9E3779B97F4A7C15ull;
     char const* const p = k.data();
     std::size_t const n = k.size();
