@@ -1356,6 +1356,24 @@ TEST_CASE("events: each attempt's status, time and the request as sent, redacted
     }
 }
 
+namespace {
+
+// A Yuno client for a loopback port where a phase timeout (set by the caller) ends each of two
+// attempts long before the overall deadline.
+client_config phase_timeout_config(unsigned short port) {
+    client_config cfg;
+    cfg.use_system_roots = false;
+    cfg.deadline = 20s;
+    cfg.retry.max_attempts = 2;
+    cfg.retry.backoff_base = 1ms;
+    cfg.retry.backoff_cap = 2ms;
+    add_provider(cfg, "yuno", "https://127.0.0.1:" + std::to_string(port),
+                 {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
+    return cfg;
+}
+
+} // namespace
+
 TEST_CASE("a server that accepts but never speaks TLS: the handshake timeout ends the attempt") {
     net::io_context ioc;
     tcp::acceptor mute(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
@@ -1368,15 +1386,8 @@ TEST_CASE("a server that accepts but never speaks TLS: the handshake timeout end
         });
     };
     accept();
-    client_config cfg;
-    cfg.use_system_roots = false;
+    auto cfg = phase_timeout_config(mute.local_endpoint().port());
     cfg.handshake_timeout = 200ms;
-    cfg.deadline = 20s;
-    cfg.retry.max_attempts = 2;
-    cfg.retry.backoff_base = 1ms;
-    cfg.retry.backoff_cap = 2ms;
-    add_provider(cfg, "yuno", "https://127.0.0.1:" + std::to_string(mute.local_endpoint().port()),
-                 {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
     client c(ioc, cfg);
     auto const o = get<Yuno>(ioc, c, "x");
     CHECK(o.ec == errc::timeout);
@@ -1504,15 +1515,8 @@ TEST_CASE("a connect that never completes: the connect timeout ends the attempt"
     full.listen(0);
     tcp::socket filler(ioc);
     filler.connect(full.local_endpoint());
-    client_config cfg;
-    cfg.use_system_roots = false;
+    auto cfg = phase_timeout_config(full.local_endpoint().port());
     cfg.connect_timeout = 200ms;
-    cfg.deadline = 20s;
-    cfg.retry.max_attempts = 2;
-    cfg.retry.backoff_base = 1ms;
-    cfg.retry.backoff_cap = 2ms;
-    add_provider(cfg, "yuno", "https://127.0.0.1:" + std::to_string(full.local_endpoint().port()),
-                 {{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}});
     client c(ioc, cfg);
     auto const o = get<Yuno>(ioc, c, "x");
     CHECK(o.ec == errc::timeout);
