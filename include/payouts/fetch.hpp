@@ -50,6 +50,7 @@ struct fetch_state {
     std::shared_ptr<provider_slot> prov;
     exchange_state ex;
     net::steady_timer done; // cancelled when the attempt loop has finished
+    bool finished = false;  // the attempt loop has finished
     net::coroutine coro;    // where the attempt loop (fetch_driver) is
     std::string id_segment;
     request_type req;
@@ -331,6 +332,7 @@ struct fetch_driver {
                 yield st.ex.timer.async_wait(std::move(*this));
                 if (st.ex.aborted != abort_reason::none) st.final_ec = st.ex.abort_error();
             }
+            st.finished = true;
             st.done.cancel();
         }
     }
@@ -344,13 +346,17 @@ struct fetch_op {
     template <class Self>
     void operator()(Self& self, error_code = {}) {
         if (!started) {
-            // The driver ends by cancelling st.done: completion always goes through this wait, so
-            // it never happens inside the initiating call, even when nothing is sent at all.
+            // The driver ends by cancelling st.done, where this op waits; one that ended at once
+            // (nothing to send) is posted. Either way completion never happens inside the
+            // initiating call. The wait starts after the driver so that the exchange's watchdog
+            // is already the earliest timer: a timer that becomes the earliest costs a
+            // timerfd_settime, and this one never needs to fire.
             started = true;
             auto st = sp;
+            fetch_driver<P>{st.get()}();
+            if (st->finished) return net::post(std::move(self));
             st->done.expires_at(steady::time_point::max());
             st->done.async_wait(std::move(self));
-            fetch_driver<P>{st.get()}();
             return;
         }
         finish(self);

@@ -1,13 +1,13 @@
 // Keep-alive connections, cached per origin (scheme, host, port).
 #pragma once
 
+#include <payouts/detail/tls_stream.hpp>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -24,64 +24,77 @@ namespace payouts::detail {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 
-// One transport connection. HTTPS and loopback plaintext share one type so the exchange op is
-// instantiated once; only an HTTPS connection constructs the TLS layer, because Asio's
-// ssl::stream costs about 70 KB per connection before any byte is sent (its two 17 KiB record
-// buffers, zero-filled, plus OpenSSL's BIO pair), which a plaintext connection never uses.
+// One transport connection: a socket, and for HTTPS a TLS session on it. HTTPS and plaintext
+// share one type so the exchange op is instantiated once. No per-operation timers here: the
+// exchange bounds each phase with one watchdog that closes the connection.
 class connection {
 public:
     using executor_type = net::any_io_executor;
+    using socket_type = net::ip::tcp::socket;
 
-    connection(executor_type ex, net::ssl::context& ctx, bool tls, std::size_t buffer_max)
-        : buffer(buffer_max) {
-        if (tls)
-            tls_.emplace(std::move(ex), ctx);
-        else
-            plain_.emplace(std::move(ex));
+    connection(executor_type ex, std::size_t buffer_max)
+        : sock_(std::move(ex))
+        , buffer(buffer_max) {}
+
+    executor_type get_executor() noexcept { return sock_.get_executor(); }
+    socket_type& socket() noexcept { return sock_; }
+    bool is_tls() const noexcept { return tls_.native_handle() != nullptr; }
+    // HTTPS connections only, after start_tls.
+    SSL* tls_handle() const noexcept { return tls_.native_handle(); }
+
+    /// Starts a client TLS session on the connected socket (before async_handshake).
+    error_code start_tls(SSL_CTX* ctx) {
+        error_code ec;
+        sock_.non_blocking(true, ec);
+        if (ec) return ec;
+        return tls_.attach(ctx, sock_);
     }
 
-    executor_type get_executor() noexcept { return tcp().get_executor(); }
-    beast::tcp_stream& tcp() noexcept { return tls_ ? tls_->next_layer() : *plain_; }
-    // HTTPS connections only.
-    beast::ssl_stream<beast::tcp_stream>& tls_stream() noexcept { return *tls_; }
-    bool is_tls() const noexcept { return tls_.has_value(); }
+    template <class Token>
+    auto async_handshake(Token&& token) {
+        return async_tls_io(tls_, sock_, tls_session::kind::handshake, {},
+                            std::forward<Token>(token));
+    }
 
     template <class MutableBuffers, class Token>
     auto async_read_some(MutableBuffers const& b, Token&& token) {
-        return net::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        return net::async_initiate<Token, void(error_code, std::size_t)>(
             [this](auto handler, MutableBuffers const& bufs) {
-                if (tls_)
-                    tls_->async_read_some(bufs, std::move(handler));
+                if (is_tls())
+                    async_tls_io(tls_, sock_, tls_session::kind::read, first_buffer(bufs),
+                                 std::move(handler));
                 else
-                    plain_->async_read_some(bufs, std::move(handler));
+                    sock_.async_read_some(bufs, std::move(handler));
             },
             token, b);
     }
 
     template <class ConstBuffers, class Token>
     auto async_write_some(ConstBuffers const& b, Token&& token) {
-        return net::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        return net::async_initiate<Token, void(error_code, std::size_t)>(
             [this](auto handler, ConstBuffers const& bufs) {
-                if (tls_)
-                    tls_->async_write_some(bufs, std::move(handler));
+                if (is_tls())
+                    async_tls_io(tls_, sock_, tls_session::kind::write, first_buffer(bufs),
+                                 std::move(handler));
                 else
-                    plain_->async_write_some(bufs, std::move(handler));
+                    sock_.async_write_some(bufs, std::move(handler));
             },
             token, b);
     }
 
     // Closing the socket (not a TLS shutdown) is enough for a client that discards the
-    // connection, and it also aborts whatever is pending on it.
+    // connection, and it also aborts whatever is pending on it. The TLS session lets go of
+    // the descriptor first: its number is free for reuse from here on.
     void close() noexcept {
+        tls_.detach();
         boost::system::error_code ec;
-        tcp().socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-        tcp().close();
+        sock_.shutdown(socket_type::shutdown_both, ec);
+        sock_.close(ec);
     }
 
 private:
-    // Exactly one is engaged, for the connection's whole life.
-    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
-    std::optional<beast::tcp_stream> plain_;
+    socket_type sock_;
+    tls_session tls_;
 
 public:
     // Reused for every response on this connection: its capacity stays, so a keep-alive fetch

@@ -9,9 +9,9 @@
 #include <payouts/error.hpp>
 
 #include <boost/asio/compose.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/coroutine.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
@@ -124,7 +124,7 @@ struct exchange_state {
 
     client_core& core;
     net::steady_timer timer;    // the owner's waits: connection slot, token, backoff
-    net::steady_timer watchdog; // bounds name resolution by the deadline
+    net::steady_timer watchdog; // bounds the current phase (watch)
     tcp::resolver resolver;
     tcp::resolver::results_type endpoints;
     waiter w;
@@ -138,7 +138,8 @@ struct exchange_state {
     bool reserved = false; // counts against the host's open connections
     bool reused = false;
     bool stale_retried = false;
-    bool resolve_timed_out = false;
+    bool timed_out = false; // the watchdog fired during this exchange
+    unsigned watch_generation = 0;
     int interim = 0; // 1xx responses skipped
     std::optional<http::response_parser<http::string_body>> parser;
     std::string wire; // the request's bytes (serialize_request), kept until written
@@ -152,7 +153,31 @@ struct exchange_state {
         if (aborted == abort_reason::none) aborted = r;
         resolver.cancel();
         timer.cancel();
+        unwatch();
         if (conn) conn->close();
+    }
+
+    // One timer for every phase of an exchange (resolve, connect, handshake, then request and
+    // response up to the deadline), re-armed per phase; Beast's tcp_stream would arm its timer
+    // again for every read and write. At the limit the phase is ended the only way that
+    // reaches every pending operation, by closing the connection (and cancelling the
+    // resolver); the exchange then fails with timeout. A firing already queued when the phase
+    // moved on is recognised by its generation and ignored.
+    void watch(steady::time_point limit) {
+        unsigned const g = ++watch_generation;
+        watchdog.expires_at(limit);
+        watchdog.async_wait([w = weak, g](error_code e) {
+            if (e) return;
+            auto s = w.lock();
+            if (!s || s->watch_generation != g) return;
+            s->timed_out = true;
+            s->resolver.cancel();
+            if (s->conn) s->conn->close();
+        });
+    }
+    void unwatch() {
+        ++watch_generation;
+        watchdog.cancel();
     }
 
     void drop_connection() {
@@ -184,13 +209,14 @@ struct exchange_state {
 
     // A stale keep-alive connection (closed by the server while idle) fails before any
     // response byte: worth one more try on a new connection, outside the attempt count.
-    bool stale(error_code const& ec) const {
-        return reused && !stale_retried && aborted == abort_reason::none &&
-               ec != boost::beast::error::timeout && steady::now() < deadline;
+    bool stale(error_code const&) const {
+        return reused && !stale_retried && aborted == abort_reason::none && !timed_out &&
+               steady::now() < deadline;
     }
 
     error_code map_error(error_code ec) const {
         if (aborted != abort_reason::none) return abort_error();
+        if (timed_out) return errc::timeout;
         return transport_error(ec);
     }
 };
@@ -264,59 +290,49 @@ struct exchange_op : net::coroutine {
                 }
                 st.reused = st.conn != nullptr;
                 if (!st.conn) {
-                    st.conn = std::make_unique<connection>(st.core.ex, *st.core.tls, st.url->tls,
-                                                           st.core.read_buffer_max());
-                    st.conn->buffer.reserve(4096);
+                    st.conn = std::make_unique<connection>(st.core.ex, st.core.read_buffer_max());
                     st.phase = "connecting";
+                    // Name resolution and connecting share the connect timeout.
+                    st.watch(std::min(steady::now() + st.core.cfg.connect_timeout, st.deadline));
                     if (st.url->ip_literal) {
-                        st.conn->tcp().expires_at(
-                            std::min(steady::now() + st.core.cfg.connect_timeout, st.deadline));
-                        yield st.conn->tcp().async_connect(
+                        yield st.conn->socket().async_connect(
                             tcp::endpoint(net::ip::make_address(st.url->host), st.url->port),
                             std::move(self));
                     } else {
                         st.phase = "resolving the host name";
-                        st.resolve_timed_out = false;
-                        st.watchdog.expires_at(
-                            std::min(steady::now() + st.core.cfg.connect_timeout, st.deadline));
-                        st.watchdog.async_wait([w = st.weak](error_code e) {
-                            if (e) return;
-                            if (auto s = w.lock()) {
-                                s->resolve_timed_out = true;
-                                s->resolver.cancel();
-                            }
-                        });
                         yield st.resolver.async_resolve(st.url->host, std::to_string(st.url->port),
                                                         std::move(self));
-                        st.watchdog.cancel();
-                        if (st.resolve_timed_out && st.aborted == abort_reason::none)
-                            return fail(self, errc::timeout);
-                        if (ec) return fail(self, ec);
+                        if (ec || st.timed_out) return fail(self, ec);
                         st.phase = "connecting";
-                        st.conn->tcp().expires_at(
-                            std::min(steady::now() + st.core.cfg.connect_timeout, st.deadline));
-                        yield st.conn->tcp().async_connect(st.endpoints, std::move(self));
+                        // Once the watchdog has closed the socket no further address is tried.
+                        yield net::async_connect(
+                            st.conn->socket(), st.endpoints,
+                            [s = &st](error_code const&, tcp::endpoint const&) {
+                                return !s->timed_out && s->aborted == abort_reason::none;
+                            },
+                            std::move(self));
                     }
-                    if (ec) return fail(self, ec);
+                    if (ec || st.timed_out) return fail(self, ec);
                     {
                         error_code ignored;
-                        st.conn->tcp().socket().set_option(tcp::no_delay(true), ignored);
+                        st.conn->socket().set_option(tcp::no_delay(true), ignored);
                     }
                     if (st.url->tls) {
-                        if (auto e = prepare_tls_connection(st.conn->tls_stream().native_handle(),
-                                                            st.url->host, st.url->ip_literal))
+                        if (auto e = st.conn->start_tls(st.core.tls->native_handle()))
+                            return fail(self, e);
+                        if (auto e = prepare_tls_connection(st.conn->tls_handle(), st.url->host,
+                                                            st.url->ip_literal))
                             return fail(self, e);
                         st.phase = "TLS handshake";
-                        st.conn->tcp().expires_at(
+                        st.watch(
                             std::min(steady::now() + st.core.cfg.handshake_timeout, st.deadline));
-                        yield st.conn->tls_stream().async_handshake(net::ssl::stream_base::client,
-                                                                    std::move(self));
-                        if (ec) return fail(self, ec);
+                        yield st.conn->async_handshake(std::move(self));
+                        if (ec || st.timed_out) return fail(self, ec);
                     }
                 }
 
                 st.phase = "sending the request";
-                st.conn->tcp().expires_at(st.deadline);
+                st.watch(st.deadline);
                 serialize_request(req, st.wire);
                 yield net::async_write(*st.conn, net::buffer(st.wire), std::move(self));
                 if (ec) {
@@ -351,6 +367,8 @@ struct exchange_op : net::coroutine {
                 }
                 // Leftover bytes would be read as the next response, and after too many interim
                 // responses the real one is still to come: never reuse then.
+                st.unwatch();
+                if (st.timed_out) return fail(self, {});
                 st.release_connection(st.parser->keep_alive() && st.conn->buffer.size() == 0 &&
                                       st.parser->get().result_int() / 100 != 1);
                 return self.complete(error_code{});
@@ -371,6 +389,7 @@ struct exchange_op : net::coroutine {
 
     template <class Self>
     void fail(Self& self, error_code ec) {
+        st.unwatch();
         auto const e = st.map_error(ec);
         st.drop_connection();
         self.complete(e);
@@ -396,6 +415,7 @@ struct exchange_callback {
 /// Runs one exchange of `req` for `st` (url, hp and deadline set by the caller); `req` and
 /// `st` must outlive the operation.
 inline void async_exchange(exchange_state& st, request_type const& req, exchange_callback cb) {
+    st.timed_out = false;
     net::async_compose<exchange_callback, void(error_code)>(exchange_op{{}, st, req}, cb,
                                                             st.core.ex);
 }
