@@ -42,12 +42,32 @@ public:
     // HTTPS connections only, after start_tls.
     SSL* tls_handle() const noexcept { return tls_.native_handle(); }
 
-    /// Starts a client TLS session on the connected socket (before async_handshake).
-    error_code start_tls(SSL_CTX* ctx) {
+    /// Once connected: the socket's own calls (try_write, OpenSSL's) must never block.
+    error_code set_non_blocking() {
         error_code ec;
         sock_.non_blocking(true, ec);
-        if (ec) return ec;
-        return tls_.attach(ctx, sock_);
+        return ec;
+    }
+
+    /// Starts a client TLS session on the connected socket (before async_handshake).
+    error_code start_tls(SSL_CTX* ctx) { return tls_.attach(ctx, sock_); }
+
+    /// Writes what the socket (or the TLS record layer) takes now, without waiting: a request
+    /// almost always fits a socket's send buffer whole, and written here it costs no posted
+    /// completion and no extra pass of the event loop. The rest, if any, goes by async_write.
+    std::size_t try_write(net::const_buffer b, error_code& ec) {
+        ec = {};
+        if (is_tls()) {
+            std::size_t n = 0;
+            auto const step = tls_.attempt(
+                tls_session::kind::write,
+                net::mutable_buffer(const_cast<void*>(b.data()), b.size()), false, n, ec);
+            if (step != tls_step::failed) ec = {};
+            return n;
+        }
+        auto const n = sock_.write_some(b, ec);
+        if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
+        return n;
     }
 
     template <class Token>

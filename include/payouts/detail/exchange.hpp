@@ -142,7 +142,8 @@ struct exchange_state {
     unsigned watch_generation = 0;
     int interim = 0; // 1xx responses skipped
     std::optional<http::response_parser<http::string_body>> parser;
-    std::string wire; // the request's bytes (serialize_request), kept until written
+    std::string wire;        // the request's bytes (serialize_request), kept until written
+    std::size_t written = 0; // of wire, by connection::try_write
     steady::time_point deadline{};
     abort_reason aborted = abort_reason::none;
     char const* phase = "";
@@ -291,6 +292,9 @@ struct exchange_op : net::coroutine {
                 st.reused = st.conn != nullptr;
                 if (!st.conn) {
                     st.conn = std::make_unique<connection>(st.core.ex, st.core.read_buffer_max());
+                    // Room for a typical answer in one read: a smaller buffer is read in
+                    // pieces of its capacity, a system call each.
+                    st.conn->buffer.reserve(4096);
                     st.phase = "connecting";
                     // Name resolution and connecting share the connect timeout.
                     st.watch(std::min(steady::now() + st.core.cfg.connect_timeout, st.deadline));
@@ -317,6 +321,7 @@ struct exchange_op : net::coroutine {
                         error_code ignored;
                         st.conn->socket().set_option(tcp::no_delay(true), ignored);
                     }
+                    if (auto e = st.conn->set_non_blocking()) return fail(self, e);
                     if (st.url->tls) {
                         if (auto e = st.conn->start_tls(st.core.tls->native_handle()))
                             return fail(self, e);
@@ -334,7 +339,11 @@ struct exchange_op : net::coroutine {
                 st.phase = "sending the request";
                 st.watch(st.deadline);
                 serialize_request(req, st.wire);
-                yield net::async_write(*st.conn, net::buffer(st.wire), std::move(self));
+                st.written = st.conn->try_write(net::buffer(st.wire), ec);
+                if (!ec && st.written < st.wire.size()) {
+                    yield net::async_write(*st.conn, net::buffer(st.wire) + st.written,
+                                           std::move(self));
+                }
                 if (ec) {
                     if (st.stale(ec)) {
                         st.retry_on_new_connection();
@@ -348,6 +357,9 @@ struct exchange_op : net::coroutine {
                     st.parser.emplace();
                     st.parser->body_limit(st.core.cfg.body_limit);
                     st.parser->header_limit(st.core.cfg.header_limit);
+                    // The body too, as far as it has arrived with the header: a response read
+                    // whole by the header read needs no second read operation.
+                    st.parser->eager(true);
                     yield http::async_read_header(*st.conn, st.conn->buffer, *st.parser,
                                                   std::move(self));
                     if (ec || !skip_interim(st.parser->get().result_int(), st.interim)) break;

@@ -4,9 +4,9 @@
 // Why not Asio's ssl::stream: it pipes every byte through a BIO pair and keeps two zero-filled
 // 17 KiB staging buffers per connection whatever is in flight, about 70 KiB resident for a
 // connection that waits for an answer. Here a waiting connection holds OpenSSL's session state
-// only: with SSL_MODE_RELEASE_BUFFERS the record buffers exist while a record is being read or
-// written, and a read first asks the socket whether anything is there (MSG_PEEK) so that
-// waiting does not allocate the read buffer. It also saves the two copies through the pair.
+// only: with SSL_MODE_RELEASE_BUFFERS (and SSL_free_buffers when a read would block) the record
+// buffers exist while a record is being read or written. It also saves the two copies through
+// the pair.
 #pragma once
 
 #include <payouts/error.hpp>
@@ -143,12 +143,12 @@ public:
                                SSL_MODE_RELEASE_BUFFERS);
         // One read call per burst of records rather than a header read and a body read each.
         SSL_set_read_ahead(ssl_, 1);
-        fd_ = static_cast<int>(sock.native_handle());
+        auto const fd = static_cast<int>(sock.native_handle());
         BIO_METHOD const* const method = socket_bio_method();
         BIO* const bio = method ? BIO_new(method) : nullptr;
         if (!bio)
             return error_code(static_cast<int>(ERR_get_error()), net::error::get_ssl_category());
-        BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd_)));
+        BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
         SSL_set_bio(ssl_, bio, bio); // one reference, now the session's
         SSL_set_connect_state(ssl_);
         return {};
@@ -161,7 +161,7 @@ public:
     enum class kind { handshake, read, write };
 
     // One attempt of `k` on `buf` (read and write). `first` marks the attempt made before any
-    // readiness wait: a read then peeks before it lets OpenSSL allocate its read buffer.
+    // readiness wait.
     tls_step attempt(kind k, net::mutable_buffer buf, bool first, std::size_t& n, error_code& ec) {
         n = 0;
         if (!attached()) {
@@ -177,25 +177,18 @@ public:
             break;
         case kind::read: {
             if (buf.size() == 0) return tls_step::done;
-            if (first && !SSL_has_pending(ssl_)) {
-                char probe;
-                auto const r = ::recv(fd_, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-                if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return tls_step::want_read;
-                // A socket error is reported once: the peek has taken it (a reset, say), so it
-                // is the result; the read would only see the end of the stream after it.
-                if (r < 0 && errno != EINTR) {
-                    ec = error_code(errno, boost::system::system_category());
-                    return tls_step::failed;
-                }
-            }
-            ERR_clear_error();
-            errno = 0;
+            // Just after a request nothing can have come yet: wait for the socket rather than
+            // try a read (a system call that would fail, and OpenSSL's read buffer allocated
+            // for nothing).
+            if (first && awaiting_answer_ && !SSL_has_pending(ssl_)) return tls_step::want_read;
             ret = SSL_read_ex(ssl_, buf.data(), buf.size(), &n);
+            if (ret == 1) awaiting_answer_ = false;
             break;
         }
         case kind::write:
             if (buf.size() == 0) return tls_step::done;
             ret = SSL_write_ex(ssl_, buf.data(), buf.size(), &n);
+            if (ret == 1) awaiting_answer_ = true;
             break;
         }
         if (ret == 1) return tls_step::done;
@@ -210,8 +203,8 @@ public:
 
 private:
     SSL* ssl_ = nullptr;
-    int fd_ = -1;
     bool detached_ = false;
+    bool awaiting_answer_ = false; // written since the last read
 };
 
 // handshake / read_some / write_some on a tls_session, waiting on the socket's readiness
