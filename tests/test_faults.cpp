@@ -729,6 +729,34 @@ TEST_CASE("faults: a reset in the middle of a response is retried on new connect
     CHECK(conns.size() == srv.requests.size());
 }
 
+TEST_CASE("faults: writing TLS records to a socket whose sending side is gone fails with EPIPE, "
+          "never SIGPIPE") {
+    // OpenSSL's own socket BIO write()s, which raises SIGPIPE (the default action ends the
+    // process) on a connection the peer has dropped; the library's BIO must not.
+    net::io_context ioc;
+    net::ip::tcp::acceptor acc(ioc, {net::ip::make_address("127.0.0.1"), 0});
+    net::ip::tcp::socket a(ioc), b(ioc);
+    a.connect(acc.local_endpoint());
+    acc.accept(b);
+    b.close();
+    a.shutdown(net::ip::tcp::socket::shutdown_send); // any send now is EPIPE
+    struct sigaction old {};
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGPIPE, &dfl, &old); // default: a SIGPIPE would end this test program
+    BIO* bio = BIO_new(payouts::detail::socket_bio_method());
+    REQUIRE(bio != nullptr);
+    BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(a.native_handle())));
+    errno = 0;
+    int const r = BIO_write(bio, "GET / HTTP/1.1\r\n\r\n", 18);
+    int const err = errno;
+    CHECK(r < 0);
+    CHECK(err == EPIPE);
+    CHECK_FALSE(BIO_should_retry(bio));
+    BIO_free(bio);
+    sigaction(SIGPIPE, &old, nullptr);
+}
+
 TEST_CASE("faults: keep-alive connection closed (FIN or RST) by the server between requests") {
     net::io_context ioc;
     std::set<std::size_t> used; // connections that have answered a request already
