@@ -514,6 +514,7 @@ struct memory_point {
     std::size_t n = 0;
     long hwm_kib = 0;  // VmHWM after the n fetches
     long base_kib = 0; // VmHWM before the first fetch (client constructed)
+    long rss_kib = 0;  // VmRSS at the first answer
     double first_ms = 0, last_ms = 0;
     bool overlapped = false;
     std::string error;
@@ -584,11 +585,12 @@ memory_point run_memory_point(sandbox const& sb, std::size_t n, int hold_ms, int
                                 "--ramp-ms", std::to_string(ramp_ms)});
     std::size_t ok = 0, bad = 0;
     char err[256] = {};
-    int const got = std::sscanf(
-        res.out.c_str(),
-        "ok=%zu bad=%zu hwm_kib=%ld base_kib=%ld first_ms=%lf last_ms=%lf error=%255[^\n]", &ok,
-        &bad, &m.hwm_kib, &m.base_kib, &m.first_ms, &m.last_ms, err);
-    if (got < 6 || !res.ok() || ok != n) {
+    int const got =
+        std::sscanf(res.out.c_str(),
+                    "ok=%zu bad=%zu hwm_kib=%ld base_kib=%ld rss_kib=%ld first_ms=%lf last_ms=%lf "
+                    "error=%255[^\n]",
+                    &ok, &bad, &m.hwm_kib, &m.base_kib, &m.rss_kib, &m.first_ms, &m.last_ms, err);
+    if (got < 7 || !res.ok() || ok != n) {
         m.error = "memory child failed (" + std::to_string(ok) + " of " + std::to_string(n) +
                   " fetches ok): " + err;
         return m;
@@ -1023,7 +1025,7 @@ int run_all(options const& o) {
                     failed = true;
                 }
                 std::printf("| %s | %zu | %s | %d | %.0f | %s | %s |\n", p.sb->name(), n,
-                            p.ramped ? fmt("over %d ms", ramp).c_str() : "at once", hold, h,
+                            p.ramped ? fmt("over %.0f ms", ramp).c_str() : "at once", hold, h,
                             n > 1 ? fmt("%.0f", h - base_kib).c_str() : "-",
                             n > 1 ? fmt("%.0f", per).c_str() : "-");
                 mem.push_back(boost::json::object{{"transport", p.sb->name()},
