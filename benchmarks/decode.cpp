@@ -21,6 +21,8 @@
 //                into a described struct of the provider's payout fields
 //   nlohmann     nlohmann::json::parse + the same walk with get_to (when nlohmann_json is found)
 //   null_handler boost::json::basic_parser with a handler that does nothing: the tokenizer's floor
+#include "common.hpp"
+
 #include <payouts/decode.hpp>
 #include <payouts/providers/checkout.hpp>
 #include <payouts/providers/druo.hpp>
@@ -69,6 +71,9 @@
 #endif
 
 namespace {
+
+using bench::load_average;
+using bench::median;
 
 // ---------------------------------------------------------------------------------------------
 // Keeping the optimiser honest.
@@ -616,12 +621,6 @@ double time_calls(runner f, std::string_view text, std::uint64_t n) {
     return (t1 - t0) / double(n);
 }
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    auto const n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 // Interquartile range over the median: how noisy one cell was.
 double spread(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -714,14 +713,6 @@ int run_only(options const& o, std::vector<body> const& bodies) {
     std::printf("%s %s iterations=%lld bytes=%zu digest=%llu\n", impl->data(), b->name.c_str(),
                 o.iterations, text.size(), static_cast<unsigned long long>(acc));
     return 0;
-}
-
-// The machine's load (/proc/loadavg's 1-minute figure): timings on a busy machine are noisy.
-std::string load_average() {
-    std::ifstream in("/proc/loadavg");
-    std::string one;
-    if (!(in >> one)) return "unknown";
-    return one;
 }
 
 void print_header(options const& o) {

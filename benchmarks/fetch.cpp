@@ -28,6 +28,8 @@
 // completed, less that of the n = 1 point, over n - 1, is the client's bytes per fetch in
 // flight. The child checks that the fetches overlapped (the last completion came less than
 // the hold time after the first, so every request was on the wire before any answer).
+#include "common.hpp"
+
 #include <payouts/client.hpp>
 #include <payouts/decode.hpp>
 #include <payouts/fetch.hpp>
@@ -82,6 +84,9 @@
 extern char** environ;
 
 namespace {
+
+using bench::load_average;
+using bench::median;
 
 namespace net = boost::asio;
 using clock_type = std::chrono::steady_clock;
@@ -139,20 +144,6 @@ std::string read_file(std::string const& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot read " + path);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::string load_average() {
-    std::ifstream in("/proc/loadavg");
-    std::string one;
-    if (!(in >> one)) return "unknown";
-    return one;
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    auto const n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 // Raises the soft descriptor limit to the hard one; returns the limit in force.
