@@ -5,6 +5,7 @@
 // already cover are not repeated here.
 #include <payouts/payouts.hpp>
 
+#include "support/child_process.hpp"
 #include "support/https_server.hpp"
 
 #include <cli_path.hpp>
@@ -45,16 +46,11 @@ namespace fs = std::filesystem;
 using test_support::reply;
 using test_support::request_record;
 using test_support::server;
+using test_support::slurp;
+using child = test_support::child_process;
 using cut = test_support::reply::cut_action;
 
 namespace {
-
-std::string slurp(fs::path const& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream os;
-    os << in.rdbuf();
-    return os.str();
-}
 
 std::string fixture(std::string const& rel) {
     auto const p = fs::path(PAYOUTS_FIXTURES_DIR) / rel;
@@ -1149,69 +1145,6 @@ TEST_CASE("faults: a canary secret in every credential never shows in errors, di
     CHECK(seen.hits("Bearer") == 0);
 }
 
-namespace {
-
-// A child process, stdout and stderr to files, environment exactly `env` (plus the sanitizers'
-// options, so a report in the child fails it). Dies with the test (PR_SET_PDEATHSIG).
-class child {
-public:
-    child(std::vector<std::string> argv_s, std::map<std::string, std::string> const& env,
-          fs::path const& out, fs::path const& err) {
-        std::vector<std::string> env_s{"PATH=/usr/bin:/bin"};
-        for (char const* s : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
-            if (char const* v = std::getenv(s)) env_s.push_back(std::string(s) + "=" + v);
-        for (auto const& [k, v] : env)
-            env_s.push_back(k + "=" + v);
-        std::vector<char*> argv, envp;
-        for (auto& s : argv_s)
-            argv.push_back(s.data());
-        argv.push_back(nullptr);
-        for (auto& s : env_s)
-            envp.push_back(s.data());
-        envp.push_back(nullptr);
-        int const ofd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int const efd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        REQUIRE(ofd >= 0);
-        REQUIRE(efd >= 0);
-        pid_t const parent = ::getpid();
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) ::_exit(127);
-            int const in = ::open("/dev/null", O_RDONLY);
-            ::dup2(in, STDIN_FILENO);
-            ::dup2(ofd, STDOUT_FILENO);
-            ::dup2(efd, STDERR_FILENO);
-            ::execve(argv[0], argv.data(), envp.data());
-            ::_exit(127);
-        }
-        ::close(ofd);
-        ::close(efd);
-    }
-    child(child const&) = delete;
-    child& operator=(child const&) = delete;
-    ~child() { stop(SIGKILL); }
-
-    // Sends `sig` (0: none) and waits; the exit code, or -1 for a signal.
-    int stop(int sig) {
-        if (pid_ > 0) {
-            if (sig) ::kill(pid_, sig);
-            int st = 0;
-            ::waitpid(pid_, &st, 0);
-            code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-            pid_ = -1;
-        }
-        return code_;
-    }
-
-private:
-    pid_t pid_ = -1;
-    int code_ = -1;
-};
-
-} // namespace
-
 TEST_CASE("faults: a canary secret never shows in the sandbox's request log or the CLI's "
           "--verbose output") {
     fs::path dir = fs::temp_directory_path() / ("payouts-faults-" + std::to_string(::getpid()));
@@ -1219,18 +1152,9 @@ TEST_CASE("faults: a canary secret never shows in the sandbox's request log or t
     // The sandbox accepts exactly the canary credentials; its request log is on.
     child sandbox({PAYOUTS_SANDBOX_EXE, "--port", "0", "--state-dir", (dir / "pki").string()},
                   canary_env, dir / "sandbox.out", dir / "sandbox.log");
-    std::string base, ca;
-    for (int i = 0; i < 400 && ca.empty(); ++i) {
-        std::istringstream lines(slurp(dir / "sandbox.out"));
-        std::string l1, l2;
-        if (std::getline(lines, l1) && std::getline(lines, l2)) {
-            base = l1;
-            ca = l2;
-        } else {
-            ::usleep(50000);
-        }
-    }
-    REQUIRE_MESSAGE(!ca.empty(), "the sandbox printed no base URL");
+    auto const lines = test_support::first_two_lines(dir / "sandbox.out", 400);
+    REQUIRE_MESSAGE(lines, "the sandbox printed no base URL");
+    std::string const base = lines->first, ca = lines->second;
 
     std::map<std::string, std::string> env = canary_env;
     env.insert({{"PAYOUTS_CA_FILE", ca},

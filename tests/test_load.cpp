@@ -6,6 +6,8 @@
 // AddressSanitizer, LeakSanitizer finds nothing once the client is gone.
 #include <payouts/payouts.hpp>
 
+#include "support/child_process.hpp"
+
 #include <sandbox_path.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -46,57 +48,21 @@ namespace http = boost::beast::http;
 
 namespace {
 
-std::string slurp(fs::path const& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream os;
-    os << in.rdbuf();
-    return os.str();
-}
+using test_support::slurp;
 
 // payouts-sandbox as a child: stdout to a file (its two first lines), dies with the test.
 class sandbox_process {
 public:
     explicit sandbox_process(fs::path dir)
-        : dir_(std::move(dir)) {
-        fs::create_directories(dir_);
-        std::vector<std::string> argv_s{
-            PAYOUTS_SANDBOX_EXE,   "--port",  "0",           "--quiet",
-            "--introw-rate-limit", "1000000", "--state-dir", (dir_ / "pki").string()};
+        : dir_((fs::create_directories(dir), std::move(dir)))
         // The bundled default credentials: no PAYOUTS_* variable reaches the sandbox.
-        std::vector<std::string> env_s{"PATH=/usr/bin:/bin"};
-        for (char const* s : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
-            if (char const* v = std::getenv(s)) env_s.push_back(std::string(s) + "=" + v);
-        std::vector<char*> argv, envp;
-        for (auto& s : argv_s)
-            argv.push_back(s.data());
-        argv.push_back(nullptr);
-        for (auto& s : env_s)
-            envp.push_back(s.data());
-        envp.push_back(nullptr);
-        auto const out = dir_ / "out", err = dir_ / "err";
-        int const ofd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int const efd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        REQUIRE(ofd >= 0);
-        REQUIRE(efd >= 0);
-        pid_t const parent = ::getpid();
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) ::_exit(127);
-            ::dup2(ofd, STDOUT_FILENO);
-            ::dup2(efd, STDERR_FILENO);
-            ::execve(argv[0], argv.data(), envp.data());
-            ::_exit(127);
-        }
-        ::close(ofd);
-        ::close(efd);
-        for (int i = 0; i < 600; ++i) {
-            std::istringstream lines(slurp(out));
-            if (std::getline(lines, base) && std::getline(lines, ca)) return;
-            ::usleep(50000);
-        }
-        FAIL("the sandbox printed no base URL; stderr: " << slurp(err));
+        , child_({PAYOUTS_SANDBOX_EXE, "--port", "0", "--quiet", "--introw-rate-limit", "1000000",
+                  "--state-dir", (dir_ / "pki").string()},
+                 {}, dir_ / "out", dir_ / "err") {
+        auto lines = test_support::first_two_lines(dir_ / "out", 600);
+        if (!lines) FAIL("the sandbox printed no base URL; stderr: " << slurp(dir_ / "err"));
+        base = std::move(lines->first);
+        ca = std::move(lines->second);
     }
     sandbox_process(sandbox_process const&) = delete;
     sandbox_process& operator=(sandbox_process const&) = delete;
@@ -107,24 +73,14 @@ public:
     }
 
     // SIGTERM and wait: the exit code (0 for a clean stop), -1 for death by signal.
-    int stop() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            int st = 0;
-            ::waitpid(pid_, &st, 0);
-            code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-            pid_ = -1;
-        }
-        return code_;
-    }
+    int stop() { return child_.stop(SIGTERM); }
     std::string stderr_text() const { return slurp(dir_ / "err"); }
 
     std::string base, ca;
 
 private:
     fs::path dir_;
-    pid_t pid_ = -1;
-    int code_ = -1;
+    test_support::child_process child_;
 };
 
 // A field of /proc/self/status in kB (VmHWM: peak resident set).
