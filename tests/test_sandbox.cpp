@@ -14,6 +14,7 @@
 #include "sandbox_path.hpp" // from tools/sandbox/meson.build, via sandbox_info_dep
 
 #include "../tools/common/tls_certs.hpp"
+#include "support/child_process.hpp"
 #endif
 
 #include <boost/asio/co_spawn.hpp>
@@ -33,11 +34,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -55,8 +52,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-extern char** environ;
 
 namespace {
 
@@ -115,52 +110,14 @@ std::map<std::string, std::string> const test_credentials{
 
 class sandbox_process {
 public:
-    sandbox_process(std::vector<std::string> args, std::map<std::string, std::string> env) {
-        log_dir_ = make_temp_dir();
-        log_file_ = log_dir_ / "sandbox.log";
-        std::string exe = sandbox_exe();
-        REQUIRE_MESSAGE(fs::exists(exe), "payouts-sandbox not built at " << exe);
-
-        // Everything exec needs is prepared before fork.
-        std::vector<std::string> argv_s{exe};
-        argv_s.insert(argv_s.end(), args.begin(), args.end());
-        std::vector<std::string> env_s;
-        for (char** e = environ; *e; ++e)
-            if (std::strncmp(*e, "PAYOUTS_", 8) != 0) env_s.emplace_back(*e); // hermetic
-        for (auto const& [k, v] : env)
-            env_s.push_back(k + "=" + v);
-        std::vector<char*> argv, envp;
-        for (auto& s : argv_s)
-            argv.push_back(s.data());
-        argv.push_back(nullptr);
-        for (auto& s : env_s)
-            envp.push_back(s.data());
-        envp.push_back(nullptr);
-
-        int out[2];
-        REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-        int log_fd = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        REQUIRE(log_fd >= 0);
-        pid_t const parent = ::getpid();
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            // Only async-signal-safe calls from here on.
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) ::_exit(127);
-            ::dup2(out[1], STDOUT_FILENO);
-            ::dup2(log_fd, STDERR_FILENO);
-            ::execve(argv[0], argv.data(), envp.data());
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        ::close(log_fd);
-        std::string first = read_line(out[0]);
-        std::string second = read_line(out[0]);
-        ::close(out[0]);
-        REQUIRE_MESSAGE(!first.empty(), "sandbox printed no base URL; log:\n" << log());
-        base_url_ = first;
-        ca_file_ = second;
+    sandbox_process(std::vector<std::string> args, std::map<std::string, std::string> const& env)
+        : log_dir_(make_temp_dir())
+        , log_file_(log_dir_ / "sandbox.log")
+        , child_(command(std::move(args)), env, log_dir_ / "out", log_file_) {
+        auto lines = test_support::first_two_lines(log_dir_ / "out", 400);
+        REQUIRE_MESSAGE(lines, "sandbox printed no base URL; log:\n" << log());
+        base_url_ = std::move(lines->first);
+        ca_file_ = std::move(lines->second);
         auto colon = base_url_.rfind(':');
         port_ = static_cast<std::uint16_t>(std::stoi(base_url_.substr(colon + 1)));
         tls_ = base_url_.starts_with("https://");
@@ -175,36 +132,11 @@ public:
         fs::remove_all(log_dir_, ignored);
     }
 
-    /// Sends `sig` and reaps the child (SIGKILL after 10 s); returns its wait status (or the
-    /// earlier one).
-    int stop(int sig = SIGTERM) {
-        if (pid_ > 0) {
-            ::kill(pid_, sig);
-            int status = 0;
-            auto deadline = std::chrono::steady_clock::now() + 10s;
-            for (;;) {
-                pid_t r = ::waitpid(pid_, &status, WNOHANG);
-                if (r == pid_ || (r < 0 && errno != EINTR)) break;
-                if (std::chrono::steady_clock::now() > deadline) {
-                    ::kill(pid_, SIGKILL);
-                    ::waitpid(pid_, &status, 0);
-                    break;
-                }
-                std::this_thread::sleep_for(10ms);
-            }
-            status_ = status;
-            pid_ = -1;
-        }
-        return status_;
-    }
+    /// Sends `sig` and reaps the child (SIGKILL after 10 s); its exit code, -1 for death by a
+    /// signal (or the earlier result).
+    int stop(int sig = SIGTERM) { return child_.stop(sig); }
 
-    std::string log() const {
-        try {
-            return read_file(log_file_);
-        } catch (std::exception const&) {
-            return {};
-        }
-    }
+    std::string log() const { return test_support::slurp(log_file_); }
 
     std::string const& base_url() const { return base_url_; }
     std::string const& ca_file() const { return ca_file_; }
@@ -212,23 +144,15 @@ public:
     bool tls() const { return tls_; }
 
 private:
-    static std::string read_line(int fd) {
-        std::string line;
-        auto deadline = std::chrono::steady_clock::now() + 20s;
-        char c;
-        while (std::chrono::steady_clock::now() < deadline) {
-            pollfd p{fd, POLLIN, 0};
-            if (::poll(&p, 1, 200) <= 0) continue;
-            if (::read(fd, &c, 1) != 1) break;
-            if (c == '\n') return line;
-            line += c;
-        }
-        return line;
+    static std::vector<std::string> command(std::vector<std::string> args) {
+        std::string exe = sandbox_exe();
+        REQUIRE_MESSAGE(fs::exists(exe), "payouts-sandbox not built at " << exe);
+        args.insert(args.begin(), std::move(exe));
+        return args;
     }
 
-    pid_t pid_ = -1;
-    int status_ = -1;
     fs::path log_dir_, log_file_;
+    test_support::child_process child_;
     std::string base_url_, ca_file_;
     std::uint16_t port_ = 0;
     bool tls_ = true;
@@ -1006,9 +930,7 @@ TEST_CASE("sandbox: Introw's per-minute budget, --close-after, --data, --http, -
         CHECK(c.get({ps[1].path("x"), h}).status == 401);
     }
 
-    int status = s.stop(SIGINT);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(s.stop(SIGINT) == 0); // a clean exit
     fs::remove_all(dir);
 }
 
@@ -1050,10 +972,8 @@ TEST_CASE("sandbox: the request log names every request and never a credential; 
     secrets.emplace_back("querysecret-9911");
     std::string const ca_dir = fs::path(s.ca_file()).parent_path().string();
 
-    int status = s.stop(SIGTERM);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-    CHECK(!fs::exists(ca_dir)); // the temporary state directory is gone
+    CHECK(s.stop(SIGTERM) == 0); // a clean exit
+    CHECK(!fs::exists(ca_dir));  // the temporary state directory is gone
 
     std::string log = s.log();
     INFO(log);

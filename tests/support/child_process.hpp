@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -77,13 +79,24 @@ public:
     child_process& operator=(child_process const&) = delete;
     ~child_process() { stop(SIGKILL); }
 
-    /// Sends `sig` (0: none) and waits; the exit code, or -1 for death by a signal. Later calls
+    /// Sends `sig` (0: none) and waits, at most 10 s before a SIGKILL (a child that ignores
+    /// `sig` cannot hang the test); the exit code, or -1 for death by a signal. Later calls
     /// return the same.
     int stop(int sig) {
         if (pid_ > 0) {
             if (sig) ::kill(pid_, sig);
             int st = 0;
-            ::waitpid(pid_, &st, 0);
+            auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            for (;;) {
+                pid_t const r = ::waitpid(pid_, &st, WNOHANG);
+                if (r == pid_ || (r < 0 && errno != EINTR)) break;
+                if (std::chrono::steady_clock::now() > deadline) {
+                    ::kill(pid_, SIGKILL);
+                    ::waitpid(pid_, &st, 0);
+                    break;
+                }
+                ::usleep(10000);
+            }
             code_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
             pid_ = -1;
         }
