@@ -269,3 +269,23 @@ TEST_CASE("transport: close() ends a pending TLS read and write with operation_a
     fx.ioc.run();
     CHECK(again);
 }
+
+TEST_CASE("transport: record buffers are given back while waiting only where OpenSSL does it "
+          "safely (CVE-2024-4741)") {
+    using payouts::detail::free_buffers_is_safe;
+    auto const v = [](unsigned long major, unsigned long minor, unsigned long patch) {
+        return (major << 28) | (minor << 20) | (patch << 4);
+    };
+    CHECK_FALSE(free_buffers_is_safe(0x1010117fUL)); // 1.1.1w
+    CHECK_FALSE(free_buffers_is_safe(v(3, 0, 13)));
+    CHECK(free_buffers_is_safe(v(3, 0, 14)));
+    CHECK(free_buffers_is_safe(v(3, 0, 19)));
+    CHECK_FALSE(free_buffers_is_safe(v(3, 1, 5)));
+    CHECK(free_buffers_is_safe(v(3, 1, 6)));
+    CHECK_FALSE(free_buffers_is_safe(v(3, 2, 1)));
+    CHECK(free_buffers_is_safe(v(3, 2, 2)));
+    CHECK_FALSE(free_buffers_is_safe(v(3, 3, 0)));
+    CHECK(free_buffers_is_safe(v(3, 3, 1)));
+    CHECK(free_buffers_is_safe(v(3, 4, 0)));
+    CHECK(free_buffers_is_safe(v(4, 0, 0)));
+}

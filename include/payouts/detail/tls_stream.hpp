@@ -20,6 +20,7 @@
 #include <boost/asio/ssl/error.hpp>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -118,6 +119,31 @@ inline BIO_METHOD const* socket_bio_method() {
     return m;
 }
 
+// SSL_free_buffers could free a read buffer still in use (CVE-2024-4741) before OpenSSL
+// 3.0.14, 3.1.6, 3.2.2 and 3.3.1; with an older library the buffers are kept while waiting.
+inline bool free_buffers_is_safe(unsigned long version) noexcept {
+    unsigned long const major = version >> 28, minor = (version >> 20) & 0xff,
+                        patch = (version >> 4) & 0xff; // 0xMNN00PP0
+    if (major != 3) return major > 3;
+    switch (minor) {
+    case 0:
+        return patch >= 14;
+    case 1:
+        return patch >= 6;
+    case 2:
+        return patch >= 2;
+    case 3:
+        return patch >= 1;
+    default:
+        return true;
+    }
+}
+
+inline bool free_buffers_is_safe() {
+    static bool const safe = free_buffers_is_safe(OpenSSL_version_num());
+    return safe;
+}
+
 // An SSL session on a connected socket it does not own. The owner closes the socket; after
 // `detach()` no OpenSSL call touches the descriptor again (its number may already belong to
 // another socket by the time a completion runs).
@@ -197,7 +223,8 @@ public:
         // Waiting for the peer with nothing buffered: give the record buffers back (OpenSSL
         // keeps the read buffer after post-handshake messages such as session tickets). It
         // refuses, harmlessly, while a partial record is held.
-        if (step == tls_step::want_read && k == kind::read) SSL_free_buffers(ssl_);
+        if (step == tls_step::want_read && k == kind::read && free_buffers_is_safe())
+            SSL_free_buffers(ssl_);
         return step;
     }
 
