@@ -537,6 +537,7 @@ inline void read_like_exchange(harness& h, std::string_view bytes, std::size_t c
         r.parser.emplace();
         r.parser->body_limit(core.cfg.body_limit);
         r.parser->header_limit(core.cfg.header_limit);
+        r.parser->eager(true);
         ec = run([&](auto handler) { http::async_read_header(s, buffer, *r.parser, handler); });
         if (ec || !payouts::detail::skip_interim(r.parser->get().result_int(), r.interim)) break;
     }
