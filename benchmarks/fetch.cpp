@@ -999,9 +999,10 @@ int run_all(options const& o) {
                     auto const pt = run_memory_point(*p.sb, n, hold, ramp);
                     if (o.verbose)
                         std::printf("memory %s n=%zu: VmHWM %ld KiB (%ld before the fetches), "
-                                    "answers from %.0f to %.0f ms, %.3f s\n",
-                                    p.sb->name(), n, pt.hwm_kib, pt.base_kib, pt.first_ms,
-                                    pt.last_ms, since(t0));
+                                    "VmRSS %ld KiB at the first answer, answers from %.0f to "
+                                    "%.0f ms, %.3f s\n",
+                                    p.sb->name(), n, pt.hwm_kib, pt.base_kib, pt.rss_kib,
+                                    pt.first_ms, pt.last_ms, since(t0));
                     if (!pt.error.empty()) error = pt.error;
                     hwm.push_back(double(pt.hwm_kib));
                 }

@@ -58,11 +58,9 @@ public:
     std::size_t try_write(net::const_buffer b, error_code& ec) {
         ec = {};
         if (is_tls()) {
-            std::size_t n = 0;
-            auto const step = tls_.attempt(
-                tls_session::kind::write,
-                net::mutable_buffer(const_cast<void*>(b.data()), b.size()), false, n, ec);
-            if (step != tls_step::failed) ec = {};
+            std::size_t n = 0; // ec is set only when the write failed
+            tls_.attempt(tls_session::kind::write,
+                         net::mutable_buffer(const_cast<void*>(b.data()), b.size()), false, n, ec);
             return n;
         }
         auto const n = sock_.write_some(b, ec);

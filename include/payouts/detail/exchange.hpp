@@ -210,7 +210,7 @@ struct exchange_state {
 
     // A stale keep-alive connection (closed by the server while idle) fails before any
     // response byte: worth one more try on a new connection, outside the attempt count.
-    bool stale(error_code const&) const {
+    bool stale() const {
         return reused && !stale_retried && aborted == abort_reason::none && !timed_out &&
                steady::now() < deadline;
     }
@@ -345,7 +345,7 @@ struct exchange_op : net::coroutine {
                                            std::move(self));
                 }
                 if (ec) {
-                    if (st.stale(ec)) {
+                    if (st.stale()) {
                         st.retry_on_new_connection();
                         continue;
                     }
@@ -365,7 +365,7 @@ struct exchange_op : net::coroutine {
                     if (ec || !skip_interim(st.parser->get().result_int(), st.interim)) break;
                 }
                 if (ec) {
-                    if (st.interim == 0 && st.stale(ec) && !st.parser->got_some() &&
+                    if (st.interim == 0 && st.stale() && !st.parser->got_some() &&
                         st.conn->buffer.size() == 0) {
                         st.retry_on_new_connection();
                         continue;
@@ -377,10 +377,10 @@ struct exchange_op : net::coroutine {
                     yield http::async_read(*st.conn, st.conn->buffer, *st.parser, std::move(self));
                     if (ec) return fail(self, ec);
                 }
-                // Leftover bytes would be read as the next response, and after too many interim
-                // responses the real one is still to come: never reuse then.
                 st.unwatch();
                 if (st.timed_out) return fail(self, {});
+                // Leftover bytes would be read as the next response, and after too many interim
+                // responses the real one is still to come: never reuse then.
                 st.release_connection(st.parser->keep_alive() && st.conn->buffer.size() == 0 &&
                                       st.parser->get().result_int() / 100 != 1);
                 return self.complete(error_code{});

@@ -11,7 +11,6 @@
 
 #include <payouts/error.hpp>
 
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/error.hpp>
