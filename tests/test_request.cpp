@@ -16,7 +16,6 @@
 
 #include <map>
 #include <random>
-#include <sstream>
 
 using namespace payouts;
 using namespace std::chrono_literals;
@@ -67,9 +66,9 @@ std::string target_for(typename P::id_type const& id, std::string_view base = {}
     std::string seg;
     std::string why;
     REQUIRE(!detail::append_id_segment<P>(seg, id, why));
-    detail::request_type req;
-    REQUIRE(!detail::build_get_request(*s, seg, "", "ua", req, why));
-    return std::string(req.target());
+    std::string wire;
+    REQUIRE(!detail::build_get_request(*s, seg, "", "ua", wire, why));
+    return std::string(detail::request_target(wire));
 }
 
 template <class P>
@@ -78,11 +77,24 @@ error_code id_error(typename P::id_type const& id) {
     return detail::append_id_segment<P>(seg, id, why);
 }
 
-std::string wire(detail::request_type const& req) {
-    std::ostringstream os;
-    os << req;
-    return os.str();
+// A request's bytes read back as a server reads them; the whole of them must be one request.
+http::request<http::empty_body> read_back(std::string const& wire) {
+    http::request_parser<http::empty_body> p;
+    boost::system::error_code ec;
+    auto const used = p.put(boost::asio::buffer(wire), ec);
+    REQUIRE_MESSAGE(!ec, ec.message());
+    REQUIRE(p.is_done());
+    REQUIRE(used == wire.size());
+    return p.release();
 }
+
+// Introw with an extra header the library writes itself, or one of its credentials again.
+struct Introw_accept : Introw {
+    static constexpr std::array extra_headers{header_field{"accept", "text/plain"}};
+};
+struct Introw_twice : Introw {
+    static constexpr std::array extra_headers{header_field{"X-API-Key", "again"}};
+};
 
 } // namespace
 
@@ -223,7 +235,7 @@ TEST_CASE("Truust ids are positive integers") {
 }
 
 TEST_CASE("loggable_headers: every credential value redacted, everything else as sent") {
-    detail::request_type req;
+    std::string req;
     std::string why;
     auto y = setup<Yuno>({{"PUBLIC_API_KEY", "CANARY-pub"}, {"PRIVATE_SECRET_KEY", "CANARY-sec"}});
     REQUIRE(y.has_value());
@@ -258,44 +270,67 @@ TEST_CASE("the request: exact headers, auth and extra headers, nothing else") {
     auto s = setup<Druo>({{"ACCESS_TOKEN", "tok"}});
     REQUIRE(s.has_value());
     CHECK_FALSE(s->oauth);
-    detail::request_type req;
+    std::string req;
     std::string why;
     REQUIRE(!detail::build_get_request(*s, "trx_1", "", "payouts-test/1", req, why));
-    CHECK(wire(req) == "GET /payouts/trx_1 HTTP/1.1\r\n"
-                       "Host: api-staging.druo.com\r\n"
-                       "User-Agent: payouts-test/1\r\n"
-                       "Accept: application/json\r\n"
-                       "Accept-Encoding: identity\r\n"
-                       "Authorization: Bearer tok\r\n"
-                       "DRUO-Version: 2021-11-22\r\n"
-                       "\r\n");
+    CHECK(req == "GET /payouts/trx_1 HTTP/1.1\r\n"
+                 "Host: api-staging.druo.com\r\n"
+                 "User-Agent: payouts-test/1\r\n"
+                 "Accept: application/json\r\n"
+                 "Accept-Encoding: identity\r\n"
+                 "Authorization: Bearer tok\r\n"
+                 "DRUO-Version: 2021-11-22\r\n"
+                 "\r\n");
+    CHECK(read_back(req)["DRUO-Version"] == "2021-11-22");
 
     auto y = setup<Yuno>({{"PUBLIC_API_KEY", "pub"}, {"PRIVATE_SECRET_KEY", "sec"}},
                          "https://127.0.0.1:8443/y");
     REQUIRE(y.has_value());
     REQUIRE(!detail::build_get_request(*y, "p1", "", "ua", req, why));
-    CHECK(req[http::field::host] == "127.0.0.1:8443");
-    CHECK(req["public-api-key"] == "pub");
-    CHECK(req["private-secret-key"] == "sec");
-    CHECK(req.target() == "/y/payouts/p1");
+    CHECK(read_back(req)[http::field::host] == "127.0.0.1:8443");
+    CHECK(read_back(req)["public-api-key"] == "pub");
+    CHECK(read_back(req)["private-secret-key"] == "sec");
+    CHECK(read_back(req).target() == "/y/payouts/p1");
 
     auto i = setup<Introw>({{"API_KEY", "ik"}}, {}, {}, false, environment::production);
     REQUIRE(i.has_value());
     REQUIRE(!detail::build_get_request(*i, "p", "", "ua", req, why));
-    CHECK(req[http::field::host] == "api.introw.io");
-    CHECK(req["x-api-key"] == "ik");
+    CHECK(read_back(req)[http::field::host] == "api.introw.io");
+    CHECK(read_back(req)["x-api-key"] == "ik");
 
     auto t = setup<Truust>({{"SECRET_KEY", "sk_stage_1"}});
     REQUIRE(t.has_value());
     REQUIRE(!detail::build_get_request(*t, "5", "", "ua", req, why));
-    CHECK(req[http::field::authorization] == "Bearer sk_stage_1");
-    CHECK(req.target() == "/2.0/orders/5/payout");
+    CHECK(read_back(req)[http::field::authorization] == "Bearer sk_stage_1");
+    CHECK(read_back(req).target() == "/2.0/orders/5/payout");
 
     auto c = setup<Checkout>({{"SECRET_KEY", "sk_sbox_x"}});
     REQUIRE(c.has_value());
     REQUIRE(!detail::build_get_request(*c, "pay_1", "", "ua", req, why));
-    CHECK(req[http::field::host] == "api.sandbox.checkout.com");
-    CHECK(req[http::field::authorization] == "Bearer sk_sbox_x");
+    CHECK(read_back(req)[http::field::host] == "api.sandbox.checkout.com");
+    CHECK(read_back(req)[http::field::authorization] == "Bearer sk_sbox_x");
+
+    // The token of the OAuth flow goes in its provider's header, before the static ones.
+    auto o = setup<Druo>({{"CLIENT_ID", "cid"}, {"CLIENT_SECRET", "cs"}});
+    REQUIRE(o.has_value());
+    REQUIRE(!detail::build_get_request(*o, "trx_2", "tk", "ua", req, why));
+    CHECK(req == "GET /payouts/trx_2 HTTP/1.1\r\nHost: api-staging.druo.com\r\nUser-Agent: ua\r\n"
+                 "Accept: application/json\r\nAccept-Encoding: identity\r\n"
+                 "Authorization: Bearer tk\r\nDRUO-Version: 2021-11-22\r\n\r\n");
+    CHECK(detail::request_target(req) == "/payouts/trx_2");
+}
+
+TEST_CASE("a header named twice by a provider's traits is refused at setup") {
+    std::string why;
+    auto a = setup<Introw_accept>({{"API_KEY", "k"}}, {}, {}, false, environment::sandbox, &why);
+    REQUIRE_FALSE(a.has_value());
+    CHECK(a.error() == errc::invalid_config);
+    CHECK(why.find("header accept is given twice") != std::string::npos);
+    auto t = setup<Introw_twice>({{"API_KEY", "k"}}, {}, {}, false, environment::sandbox, &why);
+    REQUIRE_FALSE(t.has_value());
+    CHECK(t.error() == errc::invalid_config);
+    CHECK(why.find("X-API-Key is given twice") != std::string::npos);
+    CHECK(setup<Introw>({{"API_KEY", "k"}}).has_value());
 }
 
 TEST_CASE("CR, LF and other control characters in credentials and values are refused") {
@@ -313,8 +348,9 @@ TEST_CASE("CR, LF and other control characters in credentials and values are ref
     }
     auto s = setup<Druo>({{"ACCESS_TOKEN", "ok"}});
     REQUIRE(s.has_value());
-    detail::request_type req;
+    std::string req = "stale";
     CHECK(detail::build_get_request(*s, "x", "", "ua\r\nX: 1", req, why) == errc::invalid_config);
+    CHECK(req.empty());
     auto o = setup<Druo>({{"CLIENT_ID", "id"}, {"CLIENT_SECRET", "secret"}});
     REQUIRE(o.has_value());
     CHECK(detail::build_get_request(*o, "x", "Zq9\r\nX: 1", "ua", req, why) ==
@@ -392,8 +428,15 @@ TEST_CASE("OAuth: chosen when static credentials are absent; token requests per 
     CHECK(req.target() == "/connect/token");
     CHECK(req.body() == "grant_type=client_credentials&client_id=cid&client_secret=a%2Bb%20c%26d"
                         "&scope=gateway%3Apayment-details");
-    REQUIRE(!detail::build_get_request(*c, "pay_1", "the-token", "ua", req, why));
-    CHECK(req[http::field::authorization] == "Bearer the-token");
+    std::string get;
+    REQUIRE(!detail::build_get_request(*c, "pay_1", "the-token", "ua", get, why));
+    CHECK(read_back(get)[http::field::authorization] == "Bearer the-token");
+    std::string token_wire;
+    detail::serialize_request(req, token_wire);
+    auto const sep = token_wire.find("\r\n\r\n");
+    REQUIRE(sep != std::string::npos);
+    CHECK(token_wire.substr(sep + 4) == req.body());
+    CHECK(token_wire.starts_with("POST /connect/token HTTP/1.1\r\n"));
 
     auto prod = setup<Checkout>({{"CLIENT_ID", "i"}, {"CLIENT_SECRET", "s"}}, {}, {}, false,
                                 environment::production);

@@ -53,7 +53,6 @@ struct fetch_state {
     bool finished = false;  // the attempt loop has finished
     net::coroutine coro;    // where the attempt loop (fetch_driver) is
     std::string id_segment;
-    request_type req;
     payout result;
     diagnostics diag;
     diagnostics* out_diag;
@@ -117,8 +116,8 @@ struct fetch_state {
             e.attempt_elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
                 steady::now() - attempt_start);
             if (sent && prov) {
-                shown =
-                    "GET " + std::string(req.target()) + "\n" + loggable_headers(req, prov->setup);
+                shown = "GET " + std::string(request_target(ex.wire)) + "\n" +
+                        loggable_headers(ex.wire, prov->setup);
                 e.request = shown;
             }
         }
@@ -289,12 +288,12 @@ struct fetch_driver {
                 if (!st.attempt_ec) {
                     if (st.prov->setup.oauth) st.token_used = st.prov->token.token;
                     st.attempt_ec = build_get_request(st.prov->setup, st.id_segment, st.token_used,
-                                                      cfg.user_agent, st.req, st.attempt_why);
+                                                      cfg.user_agent, st.ex.wire, st.attempt_why);
                 }
                 if (!st.attempt_ec) {
                     st.diag.host = st.prov->setup.host;
                     st.sent = true;
-                    yield async_exchange(st.ex, st.req, exchange_callback{&resume, sp, {}});
+                    yield async_exchange(st.ex, exchange_callback{&resume, sp, {}});
                     if (ec) {
                         st.attempt_ec = ec;
                         st.attempt_retryable = ec == condition::retryable;

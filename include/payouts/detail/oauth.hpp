@@ -115,13 +115,13 @@ inline void start_token_flight(std::shared_ptr<client_core> const& core,
         return;
     }
     auto& ex = f->ex;
-    auto& req = f->req;
+    serialize_request(f->req, ex.wire);
     auto* target = f.get();
-    async_exchange(ex, req,
-                   exchange_callback{[](void* p, error_code ec) {
-                                         finish_token_flight(*static_cast<token_flight*>(p), ec);
-                                     },
-                                     target, std::move(f)});
+    async_exchange(ex, exchange_callback{[](void* p, error_code ec) {
+                                             finish_token_flight(*static_cast<token_flight*>(p),
+                                                                 ec);
+                                         },
+                                         target, std::move(f)});
 }
 
 } // namespace payouts::detail

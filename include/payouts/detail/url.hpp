@@ -213,15 +213,18 @@ inline std::string origin_key(base_url const& u) {
 /// are kept literally).
 inline void append_percent_encoded(std::string& out, std::string_view s) {
     constexpr char hex[] = "0123456789ABCDEF";
-    for (char c : s) {
-        if (is_unreserved(c)) {
-            out += c;
-        } else {
-            auto const b = static_cast<unsigned char>(c);
-            out += '%';
-            out += hex[b >> 4];
-            out += hex[b & 15];
-        }
+    // Ids are mostly unreserved: each run goes in with one append, not a character at a time.
+    std::size_t i = 0;
+    while (i < s.size()) {
+        std::size_t j = i;
+        while (j < s.size() && is_unreserved(s[j]))
+            ++j;
+        out.append(s.data() + i, j - i);
+        if (j == s.size()) break;
+        auto const b = static_cast<unsigned char>(s[j]);
+        char const escaped[3] = {'%', hex[b >> 4], hex[b & 15]};
+        out.append(escaped, 3);
+        i = j + 1;
     }
 }
 
