@@ -285,8 +285,11 @@ std::string full_pointer(payout_handler<P> const& h, std::string_view field_poin
     return std::string(P::envelope) + std::string(field_pointer);
 }
 
+// `owned`, when given, holds the bytes `body` views; a payout that decodes takes them as its raw
+// copy instead of copying them (fetch hands over the response body it no longer needs).
 template <class P>
-boost::system::result<payout> decode_impl(std::string_view body, std::string& why) {
+boost::system::result<payout> decode_impl(std::string_view body, std::string& why,
+                                          std::string* owned = nullptr) {
     static_assert(check_provider<P>());
     auto const invalid = make_error_code(errc::invalid_response);
 
@@ -353,7 +356,10 @@ boost::system::result<payout> decode_impl(std::string_view body, std::string& wh
                    "\", message \"" + perr.message + "\"";
         return invalid;
     }
-    out.raw.assign(body);
+    if (owned)
+        out.raw = std::move(*owned);
+    else
+        out.raw.assign(body);
     return out;
 }
 

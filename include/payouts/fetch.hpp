@@ -180,9 +180,10 @@ void interpret_response(fetch_state<P>& st) {
     };
 
     if (status >= 200 && status < 300) {
-        diagnostics decode_diag;
-        auto r = decode<P>(res.body(), decode_diag);
-        if (!r) st.attempt_why = std::move(decode_diag.message);
+        std::string decode_why;
+        // A payout takes the body over as its raw copy; a failure leaves it for the error body.
+        auto r = decode_impl<P>(res.body(), decode_why, &res.body());
+        if (!r) st.attempt_why = std::move(decode_why);
         if (r) {
             st.result = std::move(*r);
             if (!st.diag.request_id.empty()) st.result.request_id = st.diag.request_id;
