@@ -289,3 +289,72 @@ TEST_CASE("transport: record buffers are given back while waiting only where Ope
     CHECK(free_buffers_is_safe(v(3, 4, 0)));
     CHECK(free_buffers_is_safe(v(4, 0, 0)));
 }
+
+TEST_CASE("transport: a plaintext read just after a request waits for the answer and reads it; "
+          "the peer's close is eof, and close() ends the wait with operation_aborted") {
+    pair_fixture fx(false);
+    auto& peer = fx.server->next_layer();
+    std::string const request = "GET / HTTP/1.1\r\n\r\n";
+    std::string const answer = pattern(3000, 5);
+    error_code ec;
+    CHECK(fx.client.try_write(net::buffer(request), ec) == request.size());
+    REQUIRE(!ec);
+
+    // The read starts before any answer exists: it must wait, not complete with nothing.
+    std::string got(4096, '\0');
+    error_code rec = net::error::would_block;
+    std::size_t k = 0;
+    fx.client.async_read_some(net::buffer(got), [&](error_code e, std::size_t n) {
+        rec = e;
+        k = n;
+    });
+    fx.ioc.poll();
+    fx.ioc.restart();
+    CHECK(rec == net::error::would_block); // still pending
+    net::steady_timer later(fx.ioc, 30ms);
+    later.async_wait([&](error_code) { net::write(peer, net::buffer(answer)); });
+    fx.ioc.run();
+    fx.ioc.restart();
+    REQUIRE_MESSAGE(!rec, rec.message());
+    CHECK(got.substr(0, k) == answer.substr(0, k));
+    // The rest of the answer, by an ordinary read (no request written since).
+    std::string rest;
+    while (k + rest.size() < answer.size()) {
+        char b[4096];
+        error_code e2 = net::error::would_block;
+        std::size_t n2 = 0;
+        fx.client.async_read_some(net::buffer(b), [&](error_code e, std::size_t n) {
+            e2 = e;
+            n2 = n;
+        });
+        fx.ioc.run();
+        fx.ioc.restart();
+        REQUIRE_MESSAGE(!e2, e2.message());
+        rest.append(b, n2);
+    }
+    CHECK(got.substr(0, k) + rest == answer);
+
+    // Another request, and the peer closes instead of answering: eof.
+    CHECK(fx.client.try_write(net::buffer(request), ec) == request.size());
+    REQUIRE(!ec);
+    rec = net::error::would_block;
+    fx.client.async_read_some(net::buffer(got), [&](error_code e, std::size_t) { rec = e; });
+    net::steady_timer gone(fx.ioc, 20ms);
+    gone.async_wait([&](error_code) {
+        error_code ignored;
+        peer.shutdown(tcp::socket::shutdown_send, ignored);
+    });
+    fx.ioc.run();
+    fx.ioc.restart();
+    CHECK(rec == net::error::eof);
+
+    // A request on a fresh pair, no answer, and close() while the read waits.
+    pair_fixture fy(false);
+    CHECK(fy.client.try_write(net::buffer(request), ec) == request.size());
+    rec = net::error::would_block;
+    fy.client.async_read_some(net::buffer(got), [&](error_code e, std::size_t) { rec = e; });
+    net::steady_timer t(fy.ioc, 30ms);
+    t.async_wait([&](error_code) { fy.client.close(); });
+    fy.ioc.run();
+    CHECK(rec == net::error::operation_aborted);
+}
