@@ -11,7 +11,10 @@
 //   id_type, id               the id's C++ type (std::string or an integer) and its id_rule
 //   credentials               credential_header[]: which credential goes into which header
 //   oauth                     std::optional<oauth_client_credentials>: the alternative token flow
-//   extra_headers             header_field[]: fixed headers sent on every request
+//   extra_headers             header_field[]: fixed headers sent on every request (a header
+//                             name used twice among credentials, the OAuth header and these, or
+//                             one of Host, User-Agent, Accept, Accept-Encoding, which the library
+//                             writes, makes the provider's setup fail with invalid_config)
 //   envelope, envelope_optional  JSON pointer of the payout object inside the body
 //   fields                    field[]: the field map, JSON pointer → payout member + converter
 //   statuses                  status_entry[]: exact, case-sensitive wire status → payout_status
