@@ -290,7 +290,7 @@ TEST_CASE("transport: record buffers are given back while waiting only where Ope
     CHECK(free_buffers_is_safe(v(4, 0, 0)));
 }
 
-TEST_CASE("transport: a plaintext read just after a request waits for the answer and reads it; "
+TEST_CASE("transport: a plaintext read started before the answer waits for it and reads it; "
           "the peer's close is eof, and close() ends the wait with operation_aborted") {
     pair_fixture fx(false);
     auto& peer = fx.server->next_layer();

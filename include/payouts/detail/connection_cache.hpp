@@ -5,7 +5,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/compose.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -64,7 +63,6 @@ public:
                          net::mutable_buffer(const_cast<void*>(b.data()), b.size()), false, n, ec);
             return n;
         }
-        awaiting_answer_ = true;
         auto const n = sock_.write_some(b, ec);
         if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
         return n;
@@ -80,16 +78,11 @@ public:
     auto async_read_some(MutableBuffers const& b, Token&& token) {
         return net::async_initiate<Token, void(error_code, std::size_t)>(
             [this](auto handler, MutableBuffers const& bufs) {
-                if (is_tls()) {
+                if (is_tls())
                     async_tls_io(tls_, sock_, tls_session::kind::read, first_buffer(bufs),
                                  std::move(handler));
-                } else if (awaiting_answer_) {
-                    awaiting_answer_ = false;
-                    net::async_compose<decltype(handler), void(error_code, std::size_t)>(
-                        answer_read_op{sock_, first_buffer(bufs)}, handler, sock_);
-                } else {
+                else
                     sock_.async_read_some(bufs, std::move(handler));
-                }
             },
             token, b);
     }
@@ -118,31 +111,8 @@ public:
     }
 
 private:
-    // The first read after a request, over plaintext: wait until the socket is readable, then
-    // read. Asio would try the read at once (it keeps trying reads speculatively after any
-    // read that returned data), and just after a request that read fails: with many fetches
-    // in flight, one failed recv for every response.
-    struct answer_read_op {
-        socket_type& sock;
-        net::mutable_buffer buf;
-
-        template <class Self>
-        void operator()(Self& self) {
-            sock.async_wait(socket_type::wait_read, std::move(self));
-        }
-        template <class Self>
-        void operator()(Self& self, error_code ec) {
-            if (ec) return self.complete(ec, 0); // closed, or the wait failed
-            auto const n = sock.read_some(buf, ec);
-            if (ec == net::error::would_block || ec == net::error::try_again)
-                return sock.async_wait(socket_type::wait_read, std::move(self));
-            self.complete(ec, n);
-        }
-    };
-
     socket_type sock_;
     tls_session tls_;
-    bool awaiting_answer_ = false; // plaintext: a request was written since the last read
 
 public:
     // Reused for every response on this connection: its capacity stays, so a keep-alive fetch
