@@ -14,7 +14,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -507,27 +506,37 @@ struct read_result {
 };
 
 // exchange_op's reading, step for step: header reads skipping interim responses, the checks
-// before the body, the body, and the error mapping; its read buffer, its limits.
+// before the body, the body, and the error mapping; its read buffer, its limits, and its read
+// steps (parse_buffered, room_to_read, next_read, take_read).
 inline void read_like_exchange(harness& h, std::string_view bytes, std::size_t chunk,
                                read_result& r) {
+    namespace d = payouts::detail;
     auto& core = *h.core;
     byte_stream s(h.io.get_executor(), bytes, chunk);
     boost::beast::flat_buffer buffer(core.read_buffer_max());
     buffer.reserve(4096);
-    auto const run = [&](auto const& start) {
-        error_code out;
-        bool done = false;
-        start([&](error_code e, std::size_t) {
-            out = e;
-            done = true;
-        });
-        h.io.restart();
-        h.io.run();
-        if (!done) {
-            std::fprintf(stderr, "a read did not complete\n");
-            std::abort();
+    // Reads until the parser has its header (or its whole message), as exchange_op does.
+    auto const read_until = [&](bool header_only) {
+        error_code ec;
+        while (d::parse_buffered(*r.parser, buffer, header_only, ec)) {
+            if (!d::room_to_read(buffer, ec)) break;
+            bool done = false;
+            std::size_t n = 0;
+            s.async_read_some(d::next_read(buffer), [&](error_code e, std::size_t got) {
+                ec = e;
+                n = got;
+                done = true;
+            });
+            h.io.restart();
+            h.io.run();
+            if (!done) {
+                std::fprintf(stderr, "a read did not complete\n");
+                std::abort();
+            }
+            d::take_read(*r.parser, buffer, n, ec);
+            if (ec) break;
         }
-        return out;
+        return ec;
     };
     error_code ec;
     for (r.interim = 0;; ++r.interim) {
@@ -535,13 +544,12 @@ inline void read_like_exchange(harness& h, std::string_view bytes, std::size_t c
         r.parser->body_limit(core.cfg.body_limit);
         r.parser->header_limit(core.cfg.header_limit);
         r.parser->eager(true);
-        ec = run([&](auto handler) { http::async_read_header(s, buffer, *r.parser, handler); });
-        if (ec || !payouts::detail::skip_interim(r.parser->get().result_int(), r.interim)) break;
+        ec = read_until(true);
+        if (ec || !d::skip_interim(r.parser->get().result_int(), r.interim)) break;
     }
-    if (!ec) ec = payouts::detail::refuse_before_body(*r.parser);
-    if (!ec && !r.parser->is_done())
-        ec = run([&](auto handler) { http::async_read(s, buffer, *r.parser, handler); });
-    r.ec = payouts::detail::transport_error(ec);
+    if (!ec) ec = d::refuse_before_body(*r.parser);
+    if (!ec) ec = read_until(false);
+    r.ec = d::transport_error(ec);
 }
 
 inline bool iequals(std::string_view a, std::string_view b) {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 namespace {
@@ -211,4 +212,38 @@ TEST_CASE("a chunk declared beyond the body limit is refused before its bytes ar
     hc::read_like_exchange(hc::the_harness(),
                            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7200\r\n{}", 9, r);
     CHECK(r.ec == payouts::errc::body_too_large);
+}
+
+TEST_CASE("the exchange's read steps end a response only where HTTP ends it") {
+    namespace hc = payouts_fuzz::http_check;
+    namespace http = boost::beast::http;
+    auto& h = hc::the_harness();
+    auto const read = [&](std::string_view text, std::size_t chunk) {
+        auto r = std::make_unique<hc::read_result>(); // a parser does not move
+        hc::read_like_exchange(h, text, chunk, *r);
+        return r;
+    };
+    std::string const whole = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{\"a\":\"bc\"}";
+    for (std::size_t chunk : {std::size_t(1), std::size_t(2), std::size_t(17), whole.size()}) {
+        CAPTURE(chunk);
+        auto const r = read(whole, chunk);
+        REQUIRE_FALSE(r->ec);
+        CHECK(r->parser->get().body() == R"({"a":"bc"})");
+        // Nothing before the end of the stream: the stale connection's sign.
+        CHECK(read("", chunk)->ec == http::error::end_of_stream);
+        // Cut inside the header, and inside the body.
+        CHECK(read(whole.substr(0, 20), chunk)->ec == http::error::partial_message);
+        CHECK(read(whole.substr(0, whole.size() - 3), chunk)->ec == http::error::partial_message);
+    }
+    // A header past the limit (1 024 bytes in the harness), whether it arrives whole or not.
+    std::string const big =
+        "HTTP/1.1 200 OK\r\nX-Pad: " + std::string(1100, 'p') + "\r\nContent-Length: 2\r\n\r\n{}";
+    CHECK(read(big, big.size())->ec == payouts::errc::body_too_large);
+    CHECK(read(big, 64)->ec == payouts::errc::body_too_large);
+    // A chunked body ends at its last chunk, before the stream does.
+    auto const chunked = read("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n",
+                              3);
+    REQUIRE_FALSE(chunked->ec);
+    CHECK(chunked->parser->get().body() == R"({"a":1})");
 }

@@ -16,10 +16,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/optional/optional.hpp>
 
 #include <algorithm>
@@ -160,6 +161,59 @@ error_code refuse_before_body(http::response_parser<Body> const& p) {
     return {};
 }
 
+// Reading a response: three pure steps around the connection's async_read_some, in place of
+// Beast's async_read_header and async_read. Those run two composed operations per read, each
+// tracking work on its own copy of the executor, and post a completion that is already known;
+// here a read costs the connection's own operation only. fuzz/invariants.hpp drives the same
+// steps over in-memory bytes.
+
+// Feeds what `b` holds to `p`. True while `p` needs more bytes to end its header (header_only)
+// or its whole message; false once it has, or on a parse error (in ec).
+inline bool parse_buffered(response_parser& p, beast::flat_buffer& b, bool header_only,
+                           error_code& ec) {
+    auto const reached = [&] { return header_only ? p.is_header_done() : p.is_done(); };
+    ec = {};
+    while (!reached() && b.size() != 0) {
+        auto const used = p.put(b.data(), ec);
+        b.consume(used);
+        if (ec == http::error::need_more) {
+            ec = {};
+            return true;
+        }
+        if (ec) return false;
+        // Nothing taken and nothing wrong: the parser waits for more, like need_more.
+        if (used == 0) return true;
+    }
+    return !reached();
+}
+
+// Whether the buffer can take another read; a full one (at its limit) is buffer_overflow.
+inline bool room_to_read(beast::flat_buffer const& b, error_code& ec) {
+    if (beast::read_size(b, 65536) != 0) return true;
+    ec = http::error::buffer_overflow;
+    return false;
+}
+
+// Where the next read goes: the buffer's spare capacity (at least 512 bytes), at most 64 KiB,
+// never past its limit (so prepare cannot throw once room_to_read said yes).
+inline net::mutable_buffer next_read(beast::flat_buffer& b) {
+    return b.prepare(beast::read_size(b, 65536));
+}
+
+// Takes in a completed read of n bytes. The end of the stream ends the message if the parser
+// says it may (it refuses a cut header or body with partial_message); before any byte of a
+// response it is end_of_stream, which a stale keep-alive connection shows.
+inline void take_read(response_parser& p, beast::flat_buffer& b, std::size_t n, error_code& ec) {
+    b.commit(n);
+    if (ec != net::error::eof) return;
+    if (!p.got_some()) {
+        ec = http::error::end_of_stream;
+        return;
+    }
+    ec = {};
+    p.put_eof(ec);
+}
+
 // State of exchanges run one after another by one owner (a fetch or a token request). It lives
 // in the owner's shared state, so a cancellation handler can reach the socket and timers.
 struct exchange_state {
@@ -286,7 +340,7 @@ struct exchange_op : net::coroutine {
     exchange_state& st;
 
     template <class Self>
-    void operator()(Self& self, error_code ec = {}, std::size_t = 0) {
+    void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
         reenter(*this) {
             for (;;) {
                 // A connection: a cached one, a new one, or wait until the host has a free slot.
@@ -382,8 +436,12 @@ struct exchange_op : net::coroutine {
                     // The body too, as far as it has arrived with the header: a response read
                     // whole by the header read needs no second read operation.
                     st.parser->eager(true);
-                    yield http::async_read_header(*st.conn, st.conn->buffer, *st.parser,
-                                                  std::move(self));
+                    while (parse_buffered(*st.parser, st.conn->buffer, true, ec)) {
+                        if (!room_to_read(st.conn->buffer, ec)) break;
+                        yield st.conn->async_read_some(next_read(st.conn->buffer), std::move(self));
+                        take_read(*st.parser, st.conn->buffer, n, ec);
+                        if (ec) break;
+                    }
                     if (ec || !skip_interim(st.parser->get().result_int(), st.interim)) break;
                 }
                 if (ec) {
@@ -395,10 +453,13 @@ struct exchange_op : net::coroutine {
                     return fail(self, ec);
                 }
                 if (auto const e = refuse_before_body(*st.parser)) return fail(self, e);
-                if (!st.parser->is_done()) {
-                    yield http::async_read(*st.conn, st.conn->buffer, *st.parser, std::move(self));
-                    if (ec) return fail(self, ec);
+                while (parse_buffered(*st.parser, st.conn->buffer, false, ec)) {
+                    if (!room_to_read(st.conn->buffer, ec)) break;
+                    yield st.conn->async_read_some(next_read(st.conn->buffer), std::move(self));
+                    take_read(*st.parser, st.conn->buffer, n, ec);
+                    if (ec) break;
                 }
+                if (ec) return fail(self, ec);
                 st.unwatch();
                 if (st.timed_out) return fail(self, {});
                 // Leftover bytes would be read as the next response, and after too many interim
@@ -433,7 +494,7 @@ struct exchange_op : net::coroutine {
 #include <boost/asio/unyield.hpp>
 
 // The completion of every exchange: one non-template handler type, so the transport templates
-// (resolve, connect, TLS, Beast's read and write) are instantiated once in a program, whoever
+// (resolve, connect, TLS, reads and writes) are instantiated once in a program, whoever
 // waits for them. `keep` may own the waiter's state.
 struct exchange_callback {
     void (*fn)(void*, error_code) = nullptr;
