@@ -502,6 +502,7 @@ using parser_type = payouts::detail::response_parser;
 struct read_result {
     error_code ec;
     int interim = 0;
+    payouts::detail::response_arena arena;
     std::optional<parser_type> parser;
 };
 
@@ -540,10 +541,7 @@ inline void read_like_exchange(harness& h, std::string_view bytes, std::size_t c
     };
     error_code ec;
     for (r.interim = 0;; ++r.interim) {
-        r.parser.emplace();
-        r.parser->body_limit(core.cfg.body_limit);
-        r.parser->header_limit(core.cfg.header_limit);
-        r.parser->eager(true);
+        d::start_response(r.parser, r.arena, core.cfg.body_limit, core.cfg.header_limit);
         ec = read_until(true);
         if (ec || !d::skip_interim(r.parser->get().result_int(), r.interim)) break;
     }
@@ -562,14 +560,16 @@ inline bool iequals(std::string_view a, std::string_view b) {
 }
 
 // The first field of that name (compared without case), or nullopt.
-inline std::optional<std::string_view> first_field(http::fields const& f, std::string_view name) {
+inline std::optional<std::string_view> first_field(payouts::detail::response_fields const& f,
+                                                   std::string_view name) {
     for (auto const& x : f)
         if (iequals(x.name_string(), name)) return std::string_view(x.value());
     return std::nullopt;
 }
 
 // Each element of every field `name` (comma-separated lists, optional whitespace), non-empty.
-inline std::vector<std::string_view> list_elements(http::fields const& f, std::string_view name) {
+inline std::vector<std::string_view> list_elements(payouts::detail::response_fields const& f,
+                                                   std::string_view name) {
     std::vector<std::string_view> out;
     for (auto const& x : f) {
         if (!iequals(x.name_string(), name)) continue;

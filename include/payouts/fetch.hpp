@@ -141,7 +141,7 @@ struct fetch_cancel_handler {
     }
 };
 
-inline std::string_view header_or_empty(http::fields const& f, std::string_view name) {
+inline std::string_view header_or_empty(response_fields const& f, std::string_view name) {
     auto const it = f.find(name);
     return it == f.end() ? std::string_view() : std::string_view(it->value());
 }

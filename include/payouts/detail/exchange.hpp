@@ -25,9 +25,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <string>
+#include <tuple>
 
 namespace payouts::detail {
 
@@ -86,8 +90,39 @@ struct response_body {
     };
 };
 
-using response_type = http::response<response_body>;
-using response_parser = http::response_parser<response_body>;
+// A response's header fields live in its exchange's arena (response_arena), not in one heap
+// allocation per field: Beast's basic_fields allocates every field it parses, 10 to 20 of them
+// for a real provider's response.
+using response_fields = http::basic_fields<std::pmr::polymorphic_allocator<char>>;
+using response_type = http::response<response_body, response_fields>;
+using response_parser = http::response_parser<response_body, response_fields::allocator_type>;
+
+// Room for a typical header's fields (about 48 bytes of bookkeeping plus the text per field);
+// a larger header continues on the heap, in a few growing blocks. Reused for every response of
+// an exchange: release() hands it back whole, so the parser using it must be gone first.
+struct response_arena {
+    response_arena() = default;
+    response_arena(response_arena const&) = delete;
+    response_arena& operator=(response_arena const&) = delete;
+
+    alignas(std::max_align_t) std::byte bytes[1024];
+    std::pmr::monotonic_buffer_resource resource{bytes, sizeof bytes,
+                                                 std::pmr::new_delete_resource()};
+};
+
+// A new parser for the next response on `a` (the previous parser and its fields go first): the
+// client's limits, and eager, so that the body is parsed as far as it came with the header and
+// a response read whole by the header read needs no second read.
+inline void start_response(std::optional<response_parser>& p, response_arena& a,
+                           std::uint64_t body_limit, std::uint32_t header_limit) {
+    p.reset();
+    a.resource.release();
+    p.emplace(std::piecewise_construct, std::make_tuple(),
+              std::make_tuple(response_fields::allocator_type(&a.resource)));
+    p->body_limit(body_limit);
+    p->header_limit(header_limit);
+    p->eager(true);
+}
 
 // The pure steps of reading a response, kept apart from the socket so that
 // fuzz/fuzz_http_response.cpp drives them over in-memory bytes as exchange_op does.
@@ -126,7 +161,7 @@ inline bool is_identity(std::string_view v) {
 // "chunked" (which the parser undoes) or nothing. Beast decides on chunked from the last coding
 // alone, so "gzip, chunked" (or "chunked" with a stray byte after it) would leave a coding on
 // the body that nobody removes.
-inline bool only_chunked(http::fields const& f) {
+inline bool only_chunked(response_fields const& f) {
     int elements = 0;
     auto const [first, last] = f.equal_range(http::field::transfer_encoding);
     for (auto it = first; it != last; ++it) {
@@ -151,8 +186,7 @@ inline bool only_chunked(http::fields const& f) {
 // Checked once the header is in, before the body is read: an encoding we would have to undo
 // (we asked for identity; repeated Content-Encoding fields form one list, so each counts), a
 // transfer coding other than chunked, and a body whose end only the connection's end tells.
-template <class Body>
-error_code refuse_before_body(http::response_parser<Body> const& p) {
+inline error_code refuse_before_body(response_parser const& p) {
     auto const [first, last] = p.get().equal_range(http::field::content_encoding);
     for (auto it = first; it != last; ++it)
         if (!it->value().empty() && !is_identity(it->value())) return errc::unsupported_encoding;
@@ -249,8 +283,9 @@ struct exchange_state {
     bool stale_retried = false;
     bool timed_out = false; // the watchdog fired during this exchange
     unsigned watch_generation = 0;
-    int interim = 0; // 1xx responses skipped
-    std::optional<response_parser> parser;
+    int interim = 0;                       // 1xx responses skipped
+    response_arena arena;                  // the fields of `parser`'s response: declared first,
+    std::optional<response_parser> parser; // so that the parser goes first
     std::string wire;        // the request's bytes, written by the owner before each exchange
     std::size_t written = 0; // of wire, by connection::try_write
     steady::time_point deadline{};
@@ -430,12 +465,8 @@ struct exchange_op : net::coroutine {
 
                 st.phase = "reading the response";
                 for (st.interim = 0;; ++st.interim) {
-                    st.parser.emplace();
-                    st.parser->body_limit(st.core.cfg.body_limit);
-                    st.parser->header_limit(st.core.cfg.header_limit);
-                    // The body too, as far as it has arrived with the header: a response read
-                    // whole by the header read needs no second read operation.
-                    st.parser->eager(true);
+                    start_response(st.parser, st.arena, st.core.cfg.body_limit,
+                                   st.core.cfg.header_limit);
                     while (parse_buffered(*st.parser, st.conn->buffer, true, ec)) {
                         if (!room_to_read(st.conn->buffer, ec)) break;
                         yield st.conn->async_read_some(next_read(st.conn->buffer), std::move(self));
