@@ -305,3 +305,28 @@ TEST_CASE("Checkout's amount exponents differ from ISO 4217 for CLP") {
     CHECK(iso4217_exponent("CLF") == 4);
     CHECK(Druo::amount_exponent("CLP") == 0);
 }
+
+TEST_CASE("iso4217_exponent knows every currency whose exponent is not 2") {
+    // ISO 4217's list (amendment 178): exponent 0, 3 and 4; everything else is 2.
+    for (std::string_view c : {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+                               "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"}) {
+        CAPTURE(c);
+        CHECK(iso4217_exponent(c) == 0);
+    }
+    for (std::string_view c : {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}) {
+        CAPTURE(c);
+        CHECK(iso4217_exponent(c) == 3);
+    }
+    CHECK(iso4217_exponent("CLF") == 4);
+    CHECK(iso4217_exponent("UYW") == 4);
+    for (std::string_view c : {"USD", "EUR", "BRL", "MXN", "COP", "XXX", "ZZZ"}) {
+        CAPTURE(c);
+        CHECK(iso4217_exponent(c) == 2);
+    }
+    // Not three letters, or case differs: the default, never a neighbour's exponent.
+    CHECK(iso4217_exponent("") == 2);
+    CHECK(iso4217_exponent("JP") == 2);
+    CHECK(iso4217_exponent("JPYY") == 2);
+    CHECK(iso4217_exponent("jpy") == 2);
+    static_assert(iso4217_exponent("JPY") == 0 && iso4217_exponent("KWD") == 3);
+}

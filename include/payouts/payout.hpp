@@ -63,6 +63,24 @@ constexpr std::uint32_t alpha3(std::string_view s) noexcept {
            std::uint32_t(static_cast<unsigned char>(s[1])) << 8 |
            std::uint32_t(static_cast<unsigned char>(s[2]));
 }
+// The ISO 4217 codes whose minor-unit exponent is not 2, as alpha3 values: a lookup is integer
+// compares only (this runs for every decoded amount).
+inline constexpr std::uint32_t exponent_0[] = {
+    alpha3("BIF"), alpha3("CLP"), alpha3("DJF"), alpha3("GNF"), alpha3("ISK"), alpha3("JPY"),
+    alpha3("KMF"), alpha3("KRW"), alpha3("PYG"), alpha3("RWF"), alpha3("UGX"), alpha3("UYI"),
+    alpha3("VND"), alpha3("VUV"), alpha3("XAF"), alpha3("XOF"), alpha3("XPF")};
+inline constexpr std::uint32_t exponent_3[] = {alpha3("BHD"), alpha3("IQD"), alpha3("JOD"),
+                                               alpha3("KWD"), alpha3("LYD"), alpha3("OMR"),
+                                               alpha3("TND")};
+inline constexpr std::uint32_t exponent_4[] = {alpha3("CLF"), alpha3("UYW")};
+
+template <std::size_t N>
+constexpr bool alpha3_in(std::uint32_t code, std::uint32_t const (&codes)[N]) noexcept {
+    for (auto c : codes)
+        if (c == code) return true;
+    return false;
+}
+// The same over codes as text, for a provider's own table.
 template <std::size_t N>
 constexpr bool alpha3_in(std::uint32_t code, std::string_view const (&codes)[N]) noexcept {
     for (auto c : codes)
@@ -74,16 +92,11 @@ constexpr bool alpha3_in(std::uint32_t code, std::string_view const (&codes)[N])
 /// \brief The ISO 4217 minor-unit exponent of an alpha-3 currency code: 0 for JPY, KRW, ...;
 /// 3 for BHD, KWD, ...; 4 for CLF and UYW; 2 for every other code (including unknown ones).
 constexpr int iso4217_exponent(std::string_view currency) noexcept {
-    constexpr std::string_view zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
-                                         "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-                                         "VND", "VUV", "XAF", "XOF", "XPF"};
-    constexpr std::string_view three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
-    constexpr std::string_view four[] = {"CLF", "UYW"};
     auto const code = detail::alpha3(currency);
     if (code == 0) return 2;
-    if (detail::alpha3_in(code, zero)) return 0;
-    if (detail::alpha3_in(code, three)) return 3;
-    if (detail::alpha3_in(code, four)) return 4;
+    if (detail::alpha3_in(code, detail::exponent_0)) return 0;
+    if (detail::alpha3_in(code, detail::exponent_3)) return 3;
+    if (detail::alpha3_in(code, detail::exponent_4)) return 4;
     return 2;
 }
 
