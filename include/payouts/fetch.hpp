@@ -263,9 +263,9 @@ struct fetch_driver {
                        !st.prov->token.valid(steady::now())) {
                     st.flights_seen = st.prov->token.flights;
                     start_token_flight(st.core, st.prov);
-                    st.ex.timer.expires_at(st.ex.deadline);
+                    st.ex.timer().expires_at(st.ex.deadline);
                     st.prov->token.waiters.push(st.ex.w);
-                    yield st.ex.timer.async_wait(std::move(*this));
+                    yield st.ex.timer().async_wait(std::move(*this));
                     st.prov->token.waiters.remove(st.ex.w);
                     if (st.ex.aborted != abort_reason::none) {
                         st.attempt_ec = st.ex.abort_error();
@@ -327,9 +327,9 @@ struct fetch_driver {
                         break;
                     }
                     st.emit(fetch_event_kind::retry_scheduled, delay);
-                    st.ex.timer.expires_after(delay);
+                    st.ex.timer().expires_after(delay);
                 }
-                yield st.ex.timer.async_wait(std::move(*this));
+                yield st.ex.timer().async_wait(std::move(*this));
                 if (st.ex.aborted != abort_reason::none) st.final_ec = st.ex.abort_error();
             }
             st.finished = true;

@@ -253,11 +253,7 @@ inline void take_read(response_parser& p, beast::flat_buffer& b, std::size_t n, 
 struct exchange_state {
     exchange_state(client_core& c)
         : core(c)
-        , timer(c.ex)
-        , watchdog(c.ex)
-        , resolver(c.ex) {
-        w.timer = &timer;
-    }
+        , watchdog(c.ex) {}
     exchange_state(exchange_state const&) = delete;
     exchange_state& operator=(exchange_state const&) = delete;
     ~exchange_state() {
@@ -266,11 +262,27 @@ struct exchange_state {
     }
 
     client_core& core;
-    net::steady_timer timer;    // the owner's waits: connection slot, token, backoff
     net::steady_timer watchdog; // bounds the current phase (watch)
-    tcp::resolver resolver;
     tcp::resolver::results_type endpoints;
     waiter w;
+
+    // The owner's waits (connection slot, token, backoff) and name resolution: made on first
+    // use. A keep-alive fetch of an IP-literal URL needs neither, and each I/O object costs a
+    // service lookup under the registry's lock to make and a lock of the scheduler to destroy.
+    net::steady_timer& timer() {
+        if (!timer_) {
+            timer_.emplace(core.ex);
+            w.timer = &*timer_;
+        }
+        return *timer_;
+    }
+    tcp::resolver& resolver() {
+        if (!resolver_) resolver_.emplace(core.ex);
+        return *resolver_;
+    }
+    void cancel_resolve() {
+        if (resolver_) resolver_->cancel();
+    }
     std::weak_ptr<exchange_state> weak; // set by the owner (the watchdog must not outlive us)
 
     // Where this exchange goes.
@@ -292,12 +304,17 @@ struct exchange_state {
     abort_reason aborted = abort_reason::none;
     char const* phase = "";
 
+private:
+    std::optional<net::steady_timer> timer_;
+    std::optional<tcp::resolver> resolver_;
+
+public:
     // Terminal: nothing this state runs may continue. Closing the socket makes pending
     // operations complete with operation_aborted; the connection is never reused.
     void abort(abort_reason r) {
         if (aborted == abort_reason::none) aborted = r;
-        resolver.cancel();
-        timer.cancel();
+        cancel_resolve();
+        if (timer_) timer_->cancel();
         unwatch();
         if (conn) conn->close();
     }
@@ -316,7 +333,7 @@ struct exchange_state {
             auto s = w.lock();
             if (!s || s->watch_generation != g) return;
             s->timed_out = true;
-            s->resolver.cancel();
+            s->cancel_resolve();
             if (s->conn) s->conn->close();
         });
     }
@@ -394,9 +411,9 @@ struct exchange_op : net::coroutine {
                         break;
                     }
                     st.phase = "waiting for a free connection";
-                    st.timer.expires_at(st.deadline);
+                    st.timer().expires_at(st.deadline);
                     st.hp->waiters.push(st.w);
-                    yield st.timer.async_wait(std::move(self));
+                    yield st.timer().async_wait(std::move(self));
                     st.hp->waiters.remove(st.w);
                     if (st.aborted != abort_reason::none) return fail(self, {});
                     if (!st.w.woken) return fail(self, errc::timeout);
@@ -416,8 +433,8 @@ struct exchange_op : net::coroutine {
                             std::move(self));
                     } else {
                         st.phase = "resolving the host name";
-                        yield st.resolver.async_resolve(st.url->host, std::to_string(st.url->port),
-                                                        std::move(self));
+                        yield st.resolver().async_resolve(
+                            st.url->host, std::to_string(st.url->port), std::move(self));
                         if (ec || st.timed_out) return fail(self, ec);
                         st.phase = "connecting";
                         // Once the watchdog has closed the socket no further address is tried.
