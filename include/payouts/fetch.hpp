@@ -148,11 +148,7 @@ inline std::string_view header_or_empty(response_fields const& f, std::string_vi
 
 // The provider's remaining-budget header as a count; -1 when absent or not a number.
 inline long long rate_limit_count(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-    auto const n = parse_int64(v);
+    auto const n = parse_int64(trim_ows(v));
     return n && *n >= 0 ? *n : -1;
 }
 

@@ -147,14 +147,7 @@ inline bool skip_interim(unsigned status, int skipped) noexcept {
 }
 
 inline bool is_identity(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-    if (v.size() != 8) return false;
-    for (std::size_t i = 0; i < 8; ++i)
-        if (ascii_lower(v[i]) != "identity"[i]) return false;
-    return true;
+    return same_name(trim_ows(v), "identity");
 }
 
 // The transfer codings of a response, every Transfer-Encoding field taken as one list: exactly
@@ -168,16 +161,10 @@ inline bool only_chunked(response_fields const& f) {
         std::string_view v = it->value();
         while (!v.empty()) {
             auto const comma = v.find(',');
-            auto e = v.substr(0, comma);
+            auto const e = trim_ows(v.substr(0, comma));
             v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-            while (!e.empty() && (e.front() == ' ' || e.front() == '\t'))
-                e.remove_prefix(1);
-            while (!e.empty() && (e.back() == ' ' || e.back() == '\t'))
-                e.remove_suffix(1);
             if (e.empty()) continue;
-            if (++elements > 1 || e.size() != 7) return false;
-            for (std::size_t i = 0; i < 7; ++i)
-                if (ascii_lower(e[i]) != "chunked"[i]) return false;
+            if (++elements > 1 || !same_name(e, "chunked")) return false;
         }
     }
     return true;

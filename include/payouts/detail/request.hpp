@@ -51,7 +51,16 @@ inline bool header_value_ok(std::string_view v) noexcept {
     return true;
 }
 
-// Header names compare without case.
+// A header value or list element without its optional whitespace (RFC 9110 OWS) at each end.
+inline std::string_view trim_ows(std::string_view v) noexcept {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+        v.remove_suffix(1);
+    return v;
+}
+
+// Header names (and codings) compare without case.
 inline bool same_name(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i)
