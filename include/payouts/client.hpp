@@ -9,6 +9,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/execution_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/system/result.hpp>
 
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -109,6 +111,26 @@ struct client_config {
     std::string ca_dir;
     std::string ca_pem;
 
+    /// \brief The caller's own TLS context (a client certificate and key for mutual TLS, its
+    /// own trusted roots, ciphers, pinning callbacks). When set it is used as given and
+    /// `use_system_roots`, `ca_file`, `ca_dir` and `ca_pem` are ignored. It cannot switch
+    /// verification off: every connection still requires a verified peer certificate, checks
+    /// the host name and sends SNI, so a context with `verify_none` and no trusted CA fails the
+    /// handshake. Shared: the client keeps it alive; do not change it while fetches run.
+    std::shared_ptr<boost::asio::ssl::context> tls_context;
+
+    /// \brief Egress proxy for `https://` provider and token URLs: `http://[user:password@]host:port`
+    /// (port 1080 when left out). Each connection is an HTTP `CONNECT` tunnel through it, then
+    /// TLS to the provider with the provider's host name and verification. The user name and
+    /// password (percent-decoded) go as `Proxy-Authorization: Basic` and are never shown.
+    /// Empty: no proxy. `http://` loopback URLs never use it.
+    std::string proxy;
+
+    /// \brief Hosts reached without the proxy, as curl's NO_PROXY: comma-separated host names
+    /// (each also matching its subdomains; a leading dot is ignored), IP addresses, or `*` for
+    /// every host. Case and surrounding spaces do not matter.
+    std::string no_proxy;
+
     /// Connecting (resolve + TCP connect) and the TLS handshake each have their own limit; all
     /// of a fetch, retries and waits included, must end within `deadline`.
     std::chrono::milliseconds connect_timeout{10000};
@@ -122,11 +144,12 @@ struct client_config {
     std::uint32_t header_limit = 8 * 1024;
 
     /// Keep-alive connections kept idle per origin (scheme, host, port), how long they may stay
-    /// idle, and how many may be open per origin at once (0: no limit; fetches beyond it wait
-    /// for a connection, inside their deadline).
+    /// idle, and how many may be open per origin at once: 32 by default, so that a burst of
+    /// fetches does not overrun a server's accept backlog (0: no limit). Fetches beyond it wait
+    /// for a connection, inside their deadline.
     std::size_t idle_connections_per_host = 8;
     std::chrono::milliseconds idle_timeout{30000};
-    std::size_t max_connections_per_host = 0;
+    std::size_t max_connections_per_host = 32;
 
     /// Sent as User-Agent.
     std::string user_agent = "payouts/0.1";
@@ -171,6 +194,14 @@ inline bool read_common_environment(client_config& cfg, env_lookup const& env, s
         }
     }
     if (auto v = env("PAYOUTS_CA_FILE"); v && !v->empty()) cfg.ca_file = *v;
+    // The first variable that is set and not empty, as curl reads its proxy variables.
+    auto const first = [&](std::initializer_list<char const*> names) -> std::string {
+        for (char const* n : names)
+            if (auto v = env(n); v && !v->empty()) return *v;
+        return {};
+    };
+    cfg.proxy = first({"PAYOUTS_PROXY", "HTTPS_PROXY", "https_proxy"});
+    cfg.no_proxy = first({"PAYOUTS_NO_PROXY", "NO_PROXY", "no_proxy"});
     if (auto v = env("PAYOUTS_TIMEOUT_MS"); v && !v->empty()) {
         std::int64_t ms = 0;
         bool ok = v->size() <= 9;
@@ -210,6 +241,8 @@ void read_provider_environment(client_config& cfg, env_lookup const& env) {
 /// - `PAYOUTS_ENVIRONMENT`: `sandbox` (default) or `production`;
 /// - `PAYOUTS_CA_FILE`: a PEM file of CAs trusted besides the system roots;
 /// - `PAYOUTS_TIMEOUT_MS`: the overall deadline of a fetch (default 30000);
+/// - `PAYOUTS_PROXY` (else `HTTPS_PROXY`, else `https_proxy`): `client_config::proxy`;
+/// - `PAYOUTS_NO_PROXY` (else `NO_PROXY`, else `no_proxy`): `client_config::no_proxy`;
 /// - for each provider `P` in `Ps`: `PAYOUTS_<NAME>_BASE_URL`, `PAYOUTS_<NAME>_TOKEN_URL`, and
 ///   each credential as `PAYOUTS_<NAME>_<credential>` (its credential names, plus `CLIENT_ID`
 ///   and `CLIENT_SECRET` where it has an OAuth flow).

@@ -37,11 +37,13 @@ enum class errc {
     inexact_amount,       ///< money::minor_units() would drop non-zero digits
     amount_out_of_range,  ///< an amount does not fit in 64 bits at the required scale
     token_request_failed, ///< the OAuth token endpoint did not give a usable token
+    proxy_refused,        ///< the egress proxy refused the CONNECT tunnel (407, 403, ...) or
+                          ///< closed it before answering; diagnostics name the proxy's status
 };
 BOOST_DESCRIBE_ENUM(errc, invalid_id, missing_credentials, invalid_config, unauthorized, forbidden,
                     not_found, rate_limited, provider_unavailable, unexpected_status,
                     invalid_response, body_too_large, timeout, unsupported_encoding, inexact_amount,
-                    amount_out_of_range, token_request_failed)
+                    amount_out_of_range, token_request_failed, proxy_refused)
 
 /// \brief Classes of errors, for decisions: is it worth retrying, is it about credentials,
 /// was the payout simply not there. They classify this library's codes and transport codes
@@ -95,6 +97,8 @@ public:
             return "amount out of range";
         case errc::token_request_failed:
             return "OAuth token request failed";
+        case errc::proxy_refused:
+            return "the proxy refused the tunnel";
         }
         return "unknown payouts error";
     }

@@ -441,6 +441,15 @@ struct fetch_initiation {
     }
 };
 
+// fetch<P> on a client's internals, for operations that outlive the `client` object they were
+// given (fetch_many). `diag` may be null.
+template <provider P, class Token>
+auto fetch_on(std::shared_ptr<client_core> core, typename P::id_type id, diagnostics* diag,
+              Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code, payout)>(
+        fetch_initiation<P>{}, token, std::move(core), std::move(id), diag);
+}
+
 template <class T>
 inline constexpr bool is_diagnostics_v = std::is_same_v<std::remove_cvref_t<T>, diagnostics>;
 
