@@ -318,6 +318,8 @@ payouts::client_config config_for(std::string const& base_url, std::string const
     cfg.ca_file = ca;
     cfg.allow_plaintext_loopback = true;
     cfg.idle_connections_per_host = concurrency;
+    // As wrk and libcurl here, a connection per fetch in flight (the default caps it at 32).
+    cfg.max_connections_per_host = 0;
     cfg.retry.max_attempts = 1; // a failure must show, not be retried away
     cfg.deadline = 120s;
     cfg.connect_timeout = 60s;
@@ -896,18 +898,21 @@ int run_all(options const& o) {
                             cellv(si, rw.wrk, &sample::server_load, "%.0f", 100).c_str(),
                             cellv(si, rw.curl, &sample::server_load, "%.0f", 100).c_str());
 
-        // Targets: throughput at least 0.8x wrk and 2x libcurl.
-        std::printf("\ntargets (throughput): payouts/wrk >= 0.8, payouts/libcurl >= 2\n");
+        // Targets: at least 0.9x libcurl in every cell, 1.0x at 64 in flight; wrk is shown.
+        std::printf("\ntargets (throughput): payouts/libcurl >= 0.9, and >= 1.0 at 64 "
+                    "concurrent (payouts/wrk shown, no target)\n");
         for (std::size_t si = 0; si < sbs.size(); ++si)
             for (auto const& rw : rows) {
                 auto verdict = [&](std::size_t b, double target) -> std::string {
                     if (samples[si][b].empty() || samples[si][rw.pay].empty())
                         return "not measured";
                     double const x = paired_ratio(samples[si][rw.pay], samples[si][b], false);
+                    if (target <= 0) return fmt("%.2f", x);
                     return fmt("%.2f ", x) + (x >= target ? "met" : "MISSED");
                 };
-                std::printf("  %s, %s: vs wrk %s; vs libcurl %s\n", sbs[si]->name(), rw.mode,
-                            verdict(rw.wrk, 0.8).c_str(), verdict(rw.curl, 2).c_str());
+                bool const many = std::string_view(rw.mode).starts_with("64");
+                std::printf("  %s, %s: vs libcurl %s; vs wrk %s\n", sbs[si]->name(), rw.mode,
+                            verdict(rw.curl, many ? 1.0 : 0.9).c_str(), verdict(rw.wrk, 0).c_str());
             }
     }
 
@@ -1028,7 +1033,7 @@ int run_all(options const& o) {
                                                   {"bytes_per_fetch", per}});
             }
         }
-        std::printf("\ntarget (memory): at most 16384 bytes per fetch in flight\n");
+        std::printf("\ntarget (memory): TLS at most 100 KiB (102400 bytes) per fetch in flight\n");
         for (auto const& v : mem) {
             auto const& x = v.as_object();
             if (x.at("in_flight").to_number<double>() < 2) continue;
@@ -1037,7 +1042,9 @@ int run_all(options const& o) {
                         x.at("transport").as_string().c_str(),
                         static_cast<long long>(x.at("in_flight").to_number<double>()),
                         x.at("ramp_ms").to_number<double>() > 0 ? " (ramped)" : "", per,
-                        per <= 16384 ? "met" : "MISSED");
+                        x.at("transport").as_string() != "tls" ? "no target"
+                        : per <= 102400                        ? "met"
+                                                               : "MISSED");
         }
         doc["memory"] = std::move(mem);
     }

@@ -318,17 +318,19 @@ template <class P>
 std::string check_target(std::string_view segment) {
     namespace http = boost::beast::http;
     auto const& s = setup<P>();
-    std::string text;
+    payouts::detail::get_request req;
     std::string why;
-    if (payouts::detail::build_get_request(s, segment, "", "payouts-fuzz", text, why))
+    if (payouts::detail::build_get_request(s, segment, "", "payouts-fuzz", req, why))
         return "request not built: " + why;
     std::string_view const path = P::path;
     auto const at = path.find("{id}");
     std::string const want = "/base/v9" + std::string(path.substr(0, at)) + std::string(segment) +
                              std::string(path.substr(at + 4));
-    if (payouts::detail::request_target(text) != want)
-        return "request target is not the provider's path with the id";
+    if (req.target() != want) return "request target is not the provider's path with the id";
 
+    std::ostringstream wire; // as Beast's serializer writes it
+    wire << req;
+    std::string const text = wire.str();
     http::request_parser<http::empty_body> back;
     boost::system::error_code ec;
     auto const used = back.put(boost::asio::buffer(text), ec);
@@ -402,8 +404,8 @@ inline std::string check_id_encode(std::string_view bytes) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The HTTP response reader: exchange_op's reading steps over in-memory bytes, then
-// interpret_response<P> for every provider, as a fetch does after a read.
+// The HTTP response reader: detail::read_response over in-memory bytes, then
+// interpret_response for every provider, as a fetch does after a read.
 
 namespace http_check {
 
@@ -501,53 +503,31 @@ using parser_type = payouts::detail::response_parser;
 
 struct read_result {
     error_code ec;
-    int interim = 0;
-    payouts::detail::response_arena arena;
     std::optional<parser_type> parser;
 };
 
-// exchange_op's reading, step for step: header reads skipping interim responses, the checks
-// before the body, the body, and the error mapping; its read buffer, its limits, and its read
-// steps (parse_buffered, room_to_read, next_read, take_read).
-inline void read_like_exchange(harness& h, std::string_view bytes, std::size_t chunk,
-                               read_result& r) {
-    namespace d = payouts::detail;
+// The library's own response reader (detail::read_response), over the bytes served `chunk` at a
+// time, with the harness client's limits and the fetch's error mapping.
+inline void read_with_library(harness& h, std::string_view bytes, std::size_t chunk,
+                              read_result& r) {
     auto& core = *h.core;
     byte_stream s(h.io.get_executor(), bytes, chunk);
-    boost::beast::flat_buffer buffer(core.read_buffer_max());
-    buffer.reserve(4096);
-    // Reads until the parser has its header (or its whole message), as exchange_op does.
-    auto const read_until = [&](bool header_only) {
-        error_code ec;
-        while (d::parse_buffered(*r.parser, buffer, header_only, ec)) {
-            if (!d::room_to_read(buffer, ec)) break;
-            bool done = false;
-            std::size_t n = 0;
-            s.async_read_some(d::next_read(buffer), [&](error_code e, std::size_t got) {
-                ec = e;
-                n = got;
-                done = true;
-            });
-            h.io.restart();
-            h.io.run();
-            if (!done) {
-                std::fprintf(stderr, "a read did not complete\n");
-                std::abort();
-            }
-            d::take_read(*r.parser, buffer, n, ec);
-            if (ec) break;
-        }
-        return ec;
-    };
-    error_code ec;
-    for (r.interim = 0;; ++r.interim) {
-        d::start_response(r.parser, r.arena, core.cfg.body_limit, core.cfg.header_limit);
-        ec = read_until(true);
-        if (ec || !d::skip_interim(r.parser->get().result_int(), r.interim)) break;
+    boost::beast::flat_buffer buffer;
+    bool done = false;
+    net::co_spawn(
+        h.io,
+        [&]() -> net::awaitable<void> {
+            r.ec = payouts::detail::transport_error(co_await payouts::detail::read_response(
+                s, buffer, r.parser, core.cfg.body_limit, core.cfg.header_limit));
+            done = true;
+        },
+        net::detached);
+    h.io.restart();
+    h.io.run();
+    if (!done) {
+        std::fprintf(stderr, "the read did not complete\n");
+        std::abort();
     }
-    if (!ec) ec = d::refuse_before_body(*r.parser);
-    if (!ec) ec = read_until(false);
-    r.ec = d::transport_error(ec);
 }
 
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -560,7 +540,7 @@ inline bool iequals(std::string_view a, std::string_view b) {
 }
 
 // The first field of that name (compared without case), or nullopt.
-inline std::optional<std::string_view> first_field(payouts::detail::response_fields const& f,
+inline std::optional<std::string_view> first_field(boost::beast::http::fields const& f,
                                                    std::string_view name) {
     for (auto const& x : f)
         if (iequals(x.name_string(), name)) return std::string_view(x.value());
@@ -568,7 +548,7 @@ inline std::optional<std::string_view> first_field(payouts::detail::response_fie
 }
 
 // Each element of every field `name` (comma-separated lists, optional whitespace), non-empty.
-inline std::vector<std::string_view> list_elements(payouts::detail::response_fields const& f,
+inline std::vector<std::string_view> list_elements(boost::beast::http::fields const& f,
                                                    std::string_view name) {
     std::vector<std::string_view> out;
     for (auto const& x : f) {
@@ -618,16 +598,16 @@ template <class P>
 std::string check_interpretation(harness& h, payouts::detail::response_type const& res,
                                  bool secret_in_input) {
     using payouts::errc;
-    payouts::detail::fetch_state<P> st(h.core, nullptr);
-    st.prov = h.core->template slot_for<P>();
-    if (st.prov->ec) return "fuzz setup: " + st.prov->why;
-    st.ex.parser.emplace();
-    st.ex.parser->get() = res;
+    auto const& ops = payouts::detail::ops_of<P>::value;
+    payouts::detail::fetch_job j(h.core, ops, nullptr);
+    j.prov = h.core->slot_for(ops);
+    if (j.prov->ec) return "fuzz setup: " + j.prov->why;
+    auto copy = res;
     events().clear();
-    payouts::detail::interpret_response(st);
-
+    payouts::detail::interpret_response(j, copy, "stand-in-token");
+    auto const& a = j.at;
     auto const status = res.result_int();
-    auto const& d = st.diag;
+    auto const& d = j.diag;
     bool const decode_event = std::find(events().begin(), events().end(),
                                         payouts::fetch_event_kind::decode_error) != events().end();
     if (d.http_status != int(status)) return "diagnostics carry another status";
@@ -648,7 +628,7 @@ std::string check_interpretation(harness& h, payouts::detail::response_type cons
     if (!secret_in_input)
         for (std::string_view t :
              {std::string_view(d.provider_code), std::string_view(d.provider_message),
-              std::string_view(d.request_id), std::string_view(st.attempt_why)})
+              std::string_view(d.request_id), std::string_view(a.why)})
             if (t.find(secret) != std::string_view::npos)
                 return "a credential leaked into diagnostics";
     bool const not_found_code = std::find(P::not_found_codes.begin(), P::not_found_codes.end(),
@@ -658,55 +638,53 @@ std::string check_interpretation(harness& h, payouts::detail::response_type cons
         payouts::diagnostics dd;
         auto const r = payouts::decode<P>(res.body(), dd);
         if (r) {
-            if (st.attempt_ec) return "a decodable 2xx failed";
-            if (st.result.id != r->id || st.result.provider_status != r->provider_status ||
-                st.result.status != r->status || st.result.raw != res.body())
+            if (a.ec) return "a decodable 2xx failed";
+            if (j.result.id != r->id || j.result.provider_status != r->provider_status ||
+                j.result.status != r->status || j.result.raw != res.body())
                 return "the payout differs from decode's";
-            if (st.result.request_id != (want_rid.empty() ? r->request_id : want_rid))
+            if (j.result.request_id != (want_rid.empty() ? r->request_id : want_rid))
                 return "the payout's request id is not the header's";
             if (decode_event) return "decode_error event for a payout";
             return {};
         }
-        if (st.attempt_ec != (not_found_code ? errc::not_found : errc::invalid_response))
+        if (a.ec != (not_found_code ? errc::not_found : errc::invalid_response))
             return "undecodable 2xx gave another error";
-        if (st.attempt_why != dd.message || st.attempt_why.empty())
-            return "undecodable 2xx without decode's message";
-        if (decode_event != (st.attempt_ec == errc::invalid_response))
+        if (a.why != dd.message || a.why.empty()) return "undecodable 2xx without decode's message";
+        if (decode_event != (a.ec == errc::invalid_response))
             return "decode_error event not matching the outcome";
-        if (st.attempt_retryable || st.retry_after) return "undecodable 2xx retried";
+        if (a.retryable || a.retry_after) return "undecodable 2xx retried";
         return {};
     }
 
     auto const want = not_found_code ? errc::not_found : status_contract(status);
-    if (st.attempt_ec != want) return "status mapped to another error";
+    if (a.ec != want) return "status mapped to another error";
     bool const retryable =
         want != errc::not_found &&
         (status == 429 || (status >= 500 && status < 600 && status != 501 && status != 505));
-    if (st.attempt_retryable != retryable) return "retryability differs from the contract";
-    if (!st.attempt_why.starts_with("HTTP " + std::to_string(status) + " from "))
+    if (a.retryable != retryable) return "retryability differs from the contract";
+    if (!a.why.starts_with("HTTP " + std::to_string(status) + " from "))
         return "failure reason does not name the status";
     auto const ra = first_field(res, "Retry-After");
-    if (st.retry_after) {
+    if (a.retry_after) {
         if (!retryable || !ra || ra->empty()) return "Retry-After taken where it does not apply";
-        if (st.retry_after->count() < 0 ||
-            st.retry_after->count() > retry_check::cap_seconds * 1000)
+        if (a.retry_after->count() < 0 || a.retry_after->count() > retry_check::cap_seconds * 1000)
             return "Retry-After wait out of bounds";
         auto const v = retry_check::trim_ows(*ra);
         if (!v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos &&
-            v.size() < 9 && st.retry_after->count() != std::stoll(std::string(v)) * 1000)
+            v.size() < 9 && a.retry_after->count() != std::stoll(std::string(v)) * 1000)
             return "Retry-After seconds misread";
     } else if (retryable && ra && !retry_check::trim_ows(*ra).empty() &&
                retry_check::trim_ows(*ra).find_first_not_of("0123456789") ==
                    std::string_view::npos) {
         return "Retry-After seconds ignored";
     }
-    if (st.refresh_now != (status == 401 && st.prov->setup.oauth))
+    if (a.renew_token != (status == 401 && j.prov->setup.oauth))
         return "token renewal after a 401 differs";
     if (decode_event) return "decode_error event for a non-2xx";
     return {};
 }
 
-inline std::string check_read(read_result const& r) {
+inline std::string check_read(read_result const& r, std::string_view bytes) {
     using payouts::errc;
     auto const& http_cat = http::make_error_code(http::error::end_of_stream).category();
     if (r.ec && r.ec.category() != http_cat && r.ec.category() != payouts::payouts_category())
@@ -718,8 +696,15 @@ inline std::string check_read(read_result const& r) {
     auto const& res = p.get();
     if (!p.is_done()) return "accepted an incomplete response";
     if (res.body().size() > 8192) return "body beyond the limit accepted";
-    if (res.result_int() / 100 == 1 && r.interim != payouts::detail::max_interim_responses)
-        return "an interim response taken as the answer";
+    // A 1xx answer only after the reader skipped as many interim responses as it may: the
+    // input must hold that many status lines before it.
+    if (res.result_int() / 100 == 1) {
+        std::size_t lines = bytes.starts_with("HTTP/") ? 1 : 0;
+        for (auto at = bytes.find("\nHTTP/"); at != bytes.npos; at = bytes.find("\nHTTP/", at + 1))
+            ++lines;
+        if (lines <= std::size_t(payouts::detail::max_interim_responses))
+            return "an interim response taken as the answer";
+    }
     for (auto e : list_elements(res, "Content-Encoding"))
         if (!iequals(e, "identity")) return "a content-coded body accepted";
     for (auto e : list_elements(res, "Transfer-Encoding"))
@@ -729,16 +714,16 @@ inline std::string check_read(read_result const& r) {
 
 } // namespace http_check
 
-// The bytes as a server's answer on a connection: read as the exchange reads it, whole and in
+// The bytes as a server's answer on a connection: read as a fetch reads it, whole and in
 // small pieces (the split must not matter), then interpreted for every provider as a fetch.
 inline std::string check_http_response(std::string_view bytes) {
     namespace hc = http_check;
     auto& h = hc::the_harness();
     hc::read_result whole, pieces;
-    hc::read_like_exchange(h, bytes, bytes.size() + 1, whole);
-    hc::read_like_exchange(h, bytes, 1 + bytes.size() % 13, pieces);
+    hc::read_with_library(h, bytes, bytes.size() + 1, whole);
+    hc::read_with_library(h, bytes, 1 + bytes.size() % 13, pieces);
     for (auto const* r : {&whole, &pieces})
-        if (auto e = hc::check_read(*r); !e.empty()) return e;
+        if (auto e = hc::check_read(*r, bytes); !e.empty()) return e;
     // Success must not depend on how the bytes are split across reads. The error may: Beast
     // parses the start line eagerly on a first read but, with part of a header, only once the
     // header's end is in (a bare CR there is bad_line_ending whole, partial_message in pieces).
@@ -747,11 +732,9 @@ inline std::string check_http_response(std::string_view bytes) {
     // a start line's length of the limit may pass whole and be body_too_large in pieces.
     bool const limit_slack =
         (whole.ec == payouts::errc::body_too_large) != (pieces.ec == payouts::errc::body_too_large);
-    if ((bool(whole.ec) != bool(pieces.ec) && !limit_slack) ||
-        (!whole.ec && !pieces.ec && whole.interim != pieces.interim))
-        return "reading in pieces gives another outcome: " + whole.ec.message() + " after " +
-               std::to_string(whole.interim) + " interim, in pieces " + pieces.ec.message() +
-               " after " + std::to_string(pieces.interim);
+    if (bool(whole.ec) != bool(pieces.ec) && !limit_slack)
+        return "reading in pieces gives another outcome: " + whole.ec.message() + ", in pieces " +
+               pieces.ec.message();
     if (whole.ec) return {};
     auto const& res = whole.parser->get();
     if (!pieces.ec) {

@@ -149,35 +149,33 @@ TEST_CASE("the reader harness reads the hand-made responses as the exchange woul
     };
     {
         hc::read_result r;
-        hc::read_like_exchange(h, text("early-hints-then-200.http"), 5, r);
+        hc::read_with_library(h, text("early-hints-then-200.http"), 5, r);
         REQUIRE_FALSE(r.ec);
-        CHECK(r.interim == 1);
         CHECK(r.parser->get().result_int() == 200);
         CHECK(r.parser->get().body().starts_with(R"({"id":"pay_1")"));
     }
     {
         hc::read_result r;
-        hc::read_like_exchange(h, text("429-retry-after-chunked-error-body.http"), 1000, r);
+        hc::read_with_library(h, text("429-retry-after-chunked-error-body.http"), 1000, r);
         REQUIRE_FALSE(r.ec);
         CHECK(r.parser->get().body() == R"({"code":"RATE","message":"x"})");
     }
     {
         hc::read_result r;
-        hc::read_like_exchange(h, text("gzip-refused.http"), 1000, r);
+        hc::read_with_library(h, text("gzip-refused.http"), 1000, r);
         CHECK(r.ec == payouts::errc::unsupported_encoding);
     }
     {
         // A Yuno NOT_FOUND code under a 400 is not_found, for Yuno only.
         hc::read_result r;
-        hc::read_like_exchange(h, text("400-not-found-code.http"), 1000, r);
+        hc::read_with_library(h, text("400-not-found-code.http"), 1000, r);
         REQUIRE_FALSE(r.ec);
-        payouts::detail::fetch_state<payouts::Yuno> st(h.core, nullptr);
-        st.prov = h.core->slot_for<payouts::Yuno>();
-        st.ex.parser.emplace();
-        st.ex.parser->get() = r.parser->get();
-        payouts::detail::interpret_response(st);
-        CHECK(st.attempt_ec == payouts::errc::not_found);
-        CHECK(st.diag.provider_message == "no payout");
+        auto const& ops = payouts::detail::ops_of<payouts::Yuno>::value;
+        payouts::detail::fetch_job j(h.core, ops, nullptr);
+        j.prov = h.core->slot_for(ops);
+        payouts::detail::interpret_response(j, r.parser->get(), "");
+        CHECK(j.at.ec == payouts::errc::not_found);
+        CHECK(j.diag.provider_message == "no payout");
         CHECK(hc::check_interpretation<payouts::Yuno>(h, r.parser->get(), false) == "");
     }
 }
@@ -188,7 +186,7 @@ TEST_CASE("a coding the reader would leave on the body is refused wherever it is
     auto const read = [&](std::string_view header_lines) {
         std::string const text = "HTTP/1.1 200 OK\r\n" + std::string(header_lines) + "\r\n";
         hc::read_result r;
-        hc::read_like_exchange(h, text, 7, r);
+        hc::read_with_library(h, text, 7, r);
         return r.ec;
     };
     using payouts::errc;
@@ -209,18 +207,18 @@ TEST_CASE("a coding the reader would leave on the body is refused wherever it is
 TEST_CASE("a chunk declared beyond the body limit is refused before its bytes arrive") {
     namespace hc = payouts_fuzz::http_check;
     hc::read_result r;
-    hc::read_like_exchange(hc::the_harness(),
-                           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7200\r\n{}", 9, r);
+    hc::read_with_library(hc::the_harness(),
+                          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7200\r\n{}", 9, r);
     CHECK(r.ec == payouts::errc::body_too_large);
 }
 
-TEST_CASE("the exchange's read steps end a response only where HTTP ends it") {
+TEST_CASE("the response reader ends a response only where HTTP ends it") {
     namespace hc = payouts_fuzz::http_check;
     namespace http = boost::beast::http;
     auto& h = hc::the_harness();
     auto const read = [&](std::string_view text, std::size_t chunk) {
         auto r = std::make_unique<hc::read_result>(); // a parser does not move
-        hc::read_like_exchange(h, text, chunk, *r);
+        hc::read_with_library(h, text, chunk, *r);
         return r;
     };
     std::string const whole = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{\"a\":\"bc\"}";

@@ -403,7 +403,7 @@ std::map<std::string, std::string> default_credentials() {
             {"PAYOUTS_INTROW_API_KEY", "sandbox_introw_api_key"}};
 }
 
-/// The provider's own error shape, per FACTS.md.
+/// The provider's own error shape, as its documentation gives it.
 void check_error_shape(std::string const& provider, response const& r, std::string_view code) {
     INFO(provider << " " << r.status << " " << r.body);
     if (provider == "checkout") {
@@ -594,7 +594,7 @@ TEST_CASE("sandbox: wrong or missing credentials get each provider's own 401") {
                                                  : "");
         }
     }
-    // Exact bodies where FACTS.md gives them.
+    // Exact bodies where the providers' documentation gives them.
     auto ps = providers(test_credentials);
     CHECK(c.get({ps[0].path("456"), ps[0].wrong}).body == R"({"message":"Unauthenticated."})");
     json::value druo = c.get({ps[1].path(ps[1].known_id), ps[1].wrong}).json();

@@ -116,14 +116,16 @@ struct client_config {
     /// `use_system_roots`, `ca_file`, `ca_dir` and `ca_pem` are ignored. It cannot switch
     /// verification off: every connection still requires a verified peer certificate, checks
     /// the host name and sends SNI, so a context with `verify_none` and no trusted CA fails the
-    /// handshake. Shared: the client keeps it alive; do not change it while fetches run.
+    /// handshake (a verify callback of the context's that accepts every certificate is the
+    /// caller's own decision). Shared: the client keeps it alive; do not change it while
+    /// fetches run.
     std::shared_ptr<boost::asio::ssl::context> tls_context;
 
-    /// \brief Egress proxy for `https://` provider and token URLs: `http://[user:password@]host:port`
-    /// (port 1080 when left out). Each connection is an HTTP `CONNECT` tunnel through it, then
-    /// TLS to the provider with the provider's host name and verification. The user name and
-    /// password (percent-decoded) go as `Proxy-Authorization: Basic` and are never shown.
-    /// Empty: no proxy. `http://` loopback URLs never use it.
+    /// \brief Egress proxy for `https://` provider and token URLs:
+    /// `http://[user:password@]host:port` (port 1080 when left out). Each connection is an HTTP
+    /// `CONNECT` tunnel through it, then TLS to the provider with the provider's host name and
+    /// verification. The user name and password (percent-decoded) go as `Proxy-Authorization:
+    /// Basic` and are never shown. Empty: no proxy. `http://` loopback URLs never use it.
     std::string proxy;
 
     /// \brief Hosts reached without the proxy, as curl's NO_PROXY: comma-separated host names
@@ -236,7 +238,7 @@ void read_provider_environment(client_config& cfg, env_lookup const& env) {
 } // namespace detail
 
 /// \brief Builds a client_config from PAYOUTS_* environment variables, as the default client
-/// of `fetch<P>(id)` does (DESIGN.md §2):
+/// of `fetch<P>(id)` does:
 ///
 /// - `PAYOUTS_ENVIRONMENT`: `sandbox` (default) or `production`;
 /// - `PAYOUTS_CA_FILE`: a PEM file of CAs trusted besides the system roots;

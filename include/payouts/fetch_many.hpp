@@ -7,18 +7,25 @@
 #include <payouts/payout.hpp>
 #include <payouts/provider.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <exception>
+#include <list>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -52,188 +59,173 @@ struct batch_result {
 
 namespace detail {
 
-template <class P, class OnResult, class Handler>
-struct batch_state : std::enable_shared_from_this<batch_state<P, OnResult, Handler>> {
-    using id_type = typename P::id_type;
+namespace net = boost::asio;
 
-    static batch_options normalised(batch_options o) {
-        if (o.concurrency == 0) o.concurrency = 1;
-        if (o.reorder_window < o.concurrency) o.reorder_window = 4 * o.concurrency;
-        return o;
+// The provider's rate limit as its answers describe it: may another fetch start now?
+class rate_budget {
+public:
+    using clock = std::chrono::steady_clock;
+
+    explicit rate_budget(std::chrono::milliseconds pause)
+        : pause_(pause) {}
+
+    bool allows() const { return !paused() && left_ != 0; }
+
+    // When a wait for the budget ends by itself: at the end of a pause; otherwise only an answer
+    // can change it.
+    clock::time_point retry_at() const { return paused() ? resume_ : clock::time_point::max(); }
+
+    void started() {
+        ++in_flight_;
+        if (left_ > 0) --left_;
     }
 
-    batch_state(client& c, std::vector<id_type> ids, batch_options o, OnResult on_result, Handler h)
-        : cl(&c)
-        , ids(std::move(ids))
-        , opt(normalised(o))
-        , on_result(std::move(on_result))
-        , handler(std::move(h))
-        , pause(c.get_executor())
-        , signals(new boost::asio::cancellation_signal[opt.concurrency]) {
-        free_slots.reserve(opt.concurrency);
-        for (std::size_t i = 0; i < opt.concurrency; ++i)
-            free_slots.push_back(i);
-    }
-
-    client* cl;
-    std::vector<id_type> ids;
-    batch_options opt;
-    OnResult on_result;
-    Handler handler;
-    boost::asio::steady_timer pause;
-    bool pausing = false;
-    bool cancelled = false;
-    bool done = false;
-    std::unique_ptr<boost::asio::cancellation_signal[]> signals; // one per concurrency slot
-    std::vector<std::size_t> free_slots;
-    std::size_t next = 0;                            // next id never launched yet
-    std::size_t reported = 0;                        // ids reported so far (all before this index)
-    std::deque<std::optional<batch_result>> pending; // results for [reported, next)
-    // Ids to fetch again after a rate-limit pause, with the result each would otherwise get.
-    std::deque<batch_result> refetch;
-    std::vector<unsigned char> refetches; // per id, how often it was queued again
-    // Requests the provider's budget still allows (its last remaining count less the fetches
-    // started since); -1 while the provider has not said.
-    long long budget = -1;
-
-    std::size_t in_flight() const noexcept { return opt.concurrency - free_slots.size(); }
-
-    void start() {
-        auto slot = boost::asio::get_associated_cancellation_slot(handler);
-        if (slot.is_connected()) {
-            slot.assign([self = this->shared_from_this()](boost::asio::cancellation_type) {
-                self->cancel();
-            });
+    // A fetch ended; `remaining` is the count its last response gave (-1: none).
+    void ended(long long remaining, bool rate_limited) {
+        --in_flight_;
+        // A pause waits for a new window, which starts unknown: answers from before its end do
+        // not describe it.
+        if (paused()) return;
+        if (remaining >= 0) {
+            // That count may not include the fetches still in flight; and answers arrive in any
+            // order, so an older, larger count never raises the estimate.
+            long long const left = std::max(0LL, remaining - static_cast<long long>(in_flight_));
+            left_ = left_ < 0 ? left : std::min(left_, left);
         }
-        refetches.assign(ids.size(), 0);
-        pump();
+        if (rate_limited || (left_ == 0 && in_flight_ == 0)) {
+            resume_ = clock::now() + pause_;
+            left_ = -1;
+        }
+    }
+
+private:
+    bool paused() const { return clock::now() < resume_; }
+
+    std::chrono::milliseconds pause_;
+    clock::time_point resume_{}; // no fetch starts before this
+    long long left_ = -1;        // fetches the budget still allows; -1: the provider has not said
+    std::size_t in_flight_ = 0;
+};
+
+// One fetch_many operation. Its workers run on the client's executor and share this state.
+template <class P, class OnResult>
+struct batch {
+    struct worker {
+        explicit worker(net::any_io_executor const& ex)
+            : wake(ex) {}
+        net::steady_timer wake;        // cancelled by whoever changes what the worker waits for
+        net::cancellation_signal stop; // cancels the worker's fetch in flight
+    };
+
+    std::shared_ptr<client_core> core; // not the client: the batch may outlive it
+    std::vector<typename P::id_type> ids;
+    batch_options opt; // normalised
+    OnResult on_result;
+    net::any_completion_handler<void(error_code)> handler;
+    rate_budget budget{opt.rate_limit_pause};
+    std::list<worker> workers; // stable addresses: each worker coroutine holds its own
+    std::size_t running = 0;   // workers not finished yet
+    bool cancelled = false;
+    std::size_t next = 0;                         // first id never started
+    std::size_t reported = 0;                     // ids reported (all before this index)
+    std::deque<std::optional<batch_result>> done; // results of [reported, next), when in
+
+    // On the client's executor.
+    static void start(std::shared_ptr<batch> const& self) {
+        auto slot = net::get_associated_cancellation_slot(self->handler);
+        if (slot.is_connected()) slot.assign([self](net::cancellation_type) { self->cancel(); });
+        self->running = std::clamp<std::size_t>(self->ids.size(), 1, self->opt.concurrency);
+        for (std::size_t i = 0; i < self->running; ++i)
+            net::co_spawn(self->core->ex,
+                          self->work(self, self->workers.emplace_back(self->core->ex)),
+                          [](std::exception_ptr e) {
+                              if (e) std::rethrow_exception(e); // thrown by on_result
+                          });
+    }
+
+    // `self` keeps the batch alive while the worker runs.
+    net::awaitable<void> work([[maybe_unused]] std::shared_ptr<batch> self, worker& w) {
+        while (auto const i = co_await next_index(w)) {
+            batch_result r;
+            r.index = *i;
+            for (unsigned refetches = 0;; ++refetches) {
+                auto [ec, p] = co_await fetch_on<P>(
+                    core, ids[*i], &r.diag,
+                    net::bind_cancellation_slot(w.stop.slot(), net::as_tuple(net::use_awaitable)));
+                r.ec = ec;
+                r.value = std::move(p);
+                budget.ended(r.diag.rate_limit_remaining, ec == errc::rate_limited);
+                if (ec != errc::rate_limited || refetches == opt.rate_limited_refetches) break;
+                // A pause has begun: fetch again when it allows, unless the batch is cancelled
+                // first (then this answer is reported).
+                wake_all();
+                while (!cancelled && !budget.allows())
+                    co_await wait(w);
+                if (cancelled) break;
+                budget.started();
+            }
+            done[*i - reported] = std::move(r);
+            report();
+            wake_all();
+        }
+        if (--running == 0) complete();
+    }
+
+    // The next id to fetch, once the reorder window and the rate-limit budget allow it; none
+    // when every id has started or the batch was cancelled.
+    net::awaitable<std::optional<std::size_t>> next_index(worker& w) {
+        while (!cancelled && next < ids.size()) {
+            if (budget.allows() && next - reported < opt.reorder_window) {
+                budget.started();
+                done.emplace_back();
+                co_return next++;
+            }
+            co_await wait(w);
+        }
+        co_return std::nullopt;
+    }
+
+    // Until another worker or a cancellation wakes this one, or the pause ends.
+    net::awaitable<void> wait(worker& w) {
+        w.wake.expires_at(budget.retry_at());
+        co_await w.wake.async_wait(net::as_tuple(net::use_awaitable));
+    }
+
+    void wake_all() {
+        for (auto& w : workers)
+            w.wake.cancel();
+    }
+
+    // Reports every finished result that no earlier id still waits for.
+    void report() {
+        for (; !done.empty() && done.front(); done.pop_front()) {
+            ++reported;
+            on_result(std::move(*done.front()));
+        }
     }
 
     void cancel() {
         if (cancelled) return;
         cancelled = true;
-        pause.cancel();
-        for (std::size_t i = 0; i < opt.concurrency; ++i)
-            signals[i].emit(boost::asio::cancellation_type::terminal);
-        pump();
-    }
-
-    bool may_launch() const {
-        if (cancelled || pausing || free_slots.empty() || budget == 0) return false;
-        if (!refetch.empty()) return true;
-        return next < ids.size() && next - reported < opt.reorder_window;
-    }
-
-    void pump() {
-        if (cancelled) {
-            // Ids never launched are answered, not dropped; ids waiting to be fetched again keep
-            // the rate-limit error they had.
-            for (auto& r : refetch)
-                pending[r.index - reported].emplace(std::move(r));
-            refetch.clear();
-            while (next < ids.size()) {
-                batch_result r;
-                r.index = next++;
-                r.ec = boost::asio::error::operation_aborted;
-                r.diag.message = "the batch was cancelled before this id was fetched";
-                pending.emplace_back(std::move(r));
-            }
+        // Ids never started are answered now; the others end with their fetch's answer.
+        for (; next < ids.size(); ++next) {
+            auto& r = done.emplace_back(std::in_place);
+            r->index = next;
+            r->ec = net::error::operation_aborted;
+            r->diag.message = "the batch was cancelled before this id was fetched";
         }
-        // Reporting first frees the reorder window for the launches after it.
-        flush();
-        while (may_launch())
-            launch();
-        if (reported == ids.size() && !done) finish();
+        report();
+        for (auto& w : workers)
+            w.stop.emit(net::cancellation_type::terminal);
+        wake_all();
     }
 
-    void pause_for_rate_limit() {
-        if (pausing || cancelled) return;
-        pausing = true;
-        pause.expires_after(opt.rate_limit_pause);
-        pause.async_wait([self = this->shared_from_this()](error_code) {
-            self->pausing = false;
-            self->budget = -1; // a new window: the next answers say what it allows
-            self->pump();
-        });
-    }
-
-    void launch() {
-        std::size_t index;
-        if (!refetch.empty()) {
-            index = refetch.front().index;
-            refetch.pop_front();
-        } else {
-            index = next++;
-            pending.emplace_back();
-        }
-        if (budget > 0) --budget;
-        std::size_t const slot = free_slots.back();
-        free_slots.pop_back();
-        auto diag = std::make_shared<diagnostics>();
-        fetch<P>(*cl, ids[index], *diag,
-                 boost::asio::bind_cancellation_slot(
-                     signals[slot].slot(),
-                     [self = this->shared_from_this(), index, slot, diag](error_code ec, payout p) {
-                         self->completed(index, slot, ec, std::move(p), std::move(*diag));
-                     }));
-    }
-
-    void completed(std::size_t index, std::size_t slot, error_code ec, payout p, diagnostics d) {
-        free_slots.push_back(slot);
-        if (d.rate_limit_remaining >= 0) {
-            // The fetches still in flight may not be counted in that answer yet; and answers
-            // arrive in any order, so an older, larger count never raises the estimate (only a
-            // pause, which waits for a new window, forgets it).
-            auto left = d.rate_limit_remaining - static_cast<long long>(in_flight());
-            if (left < 0) left = 0;
-            budget = budget < 0 ? left : std::min(budget, left);
-        }
-        batch_result r;
-        r.index = index;
-        r.ec = ec;
-        r.value = std::move(p);
-        r.diag = std::move(d);
-        bool const throttled = ec == errc::rate_limited;
-        if (throttled && !cancelled && refetches[index] < opt.rate_limited_refetches) {
-            ++refetches[index];
-            refetch.push_back(std::move(r));
-        } else {
-            pending[index - reported].emplace(std::move(r));
-        }
-        if (throttled || (budget == 0 && in_flight() == 0)) pause_for_rate_limit();
-        pump();
-    }
-
-    void flush() {
-        while (!pending.empty() && pending.front()) {
-            batch_result r = std::move(*pending.front());
-            pending.pop_front();
-            ++reported;
-            on_result(std::move(r));
-        }
-    }
-
-    void finish() {
-        done = true;
-        pause.cancel();
-        auto slot = boost::asio::get_associated_cancellation_slot(handler);
-        if (slot.is_connected()) slot.clear();
-        error_code const ec =
-            cancelled ? error_code(boost::asio::error::operation_aborted) : error_code();
-        auto ex = boost::asio::get_associated_executor(handler, cl->get_executor());
-        boost::asio::dispatch(ex, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
-    }
-};
-
-template <class P>
-struct fetch_many_initiation {
-    template <class Handler, class OnResult>
-    void operator()(Handler&& h, client* c, std::vector<typename P::id_type> ids, batch_options opt,
-                    OnResult on_result) const {
-        auto st = std::make_shared<batch_state<P, OnResult, std::decay_t<Handler>>>(
-            *c, std::move(ids), opt, std::move(on_result), std::forward<Handler>(h));
-        // Start from the executor, so the handler never runs inside the initiating call.
-        boost::asio::post(c->get_executor(), [st] { st->start(); });
+    void complete() {
+        auto slot = net::get_associated_cancellation_slot(handler);
+        if (slot.is_connected()) slot.clear(); // it holds a reference to this batch
+        error_code const ec = cancelled ? net::error::operation_aborted : error_code();
+        auto const ex = net::get_associated_executor(handler, core->ex);
+        net::dispatch(ex, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
     }
 };
 
@@ -252,19 +244,40 @@ struct fetch_many_initiation {
 ///
 /// \par Completion signature
 /// `void(error_code)`: empty when every id was reported; asio::error::operation_aborted after a
-/// cancellation (ids in flight complete with their fetch's error, ids not started yet are
-/// reported with operation_aborted — still exactly once each, still in order).
+/// cancellation. The handler is never invoked from inside this call; it is invoked through its
+/// associated executor (by default the client's), after the last `on_result`.
 ///
 /// \par Object lifetimes
-/// `c` must outlive the operation. `on_result` is moved in and called on the client's executor.
+/// `c` may be destroyed while the operation runs (it keeps what it needs); the execution
+/// context must outlive the operation. `ids` and `on_result` are moved in.
 ///
 /// \par Thread safety
-/// Call from the client's executor, as for `fetch`.
+/// May be initiated from any thread: the operation starts on the client's executor, so
+/// `asio::use_future` works from a foreign thread. `on_result` is called on the client's
+/// executor; a cancellation must be emitted there too.
+///
+/// \par Per-operation cancellation
+/// Terminal cancellation through the handler's associated cancellation slot (any type is
+/// treated as terminal): every fetch in flight is cancelled and reported with its own outcome
+/// (usually operation_aborted), an id waiting to be fetched again with its rate-limit error,
+/// and every id not started yet with asio::error::operation_aborted — still exactly once each,
+/// still in order.
 template <provider P, class OnResult, class Token = boost::asio::deferred_t>
 auto fetch_many(client& c, std::vector<typename P::id_type> ids, batch_options opt,
                 OnResult on_result, Token&& token = {}) {
     return boost::asio::async_initiate<Token, void(error_code)>(
-        detail::fetch_many_initiation<P>{}, token, &c, std::move(ids), opt, std::move(on_result));
+        [](auto handler, std::shared_ptr<detail::client_core> core, auto ids, batch_options opt,
+           OnResult on_result) {
+            opt.concurrency = std::max<std::size_t>(opt.concurrency, 1);
+            if (opt.reorder_window < opt.concurrency) opt.reorder_window = 4 * opt.concurrency;
+            auto const ex = core->ex;
+            auto b = std::make_shared<detail::batch<P, OnResult>>(
+                std::move(core), std::move(ids), opt, std::move(on_result), std::move(handler));
+            // The client's state belongs to its executor, so the batch starts there; posted, so
+            // that even an empty batch completes only after the initiating call has returned.
+            boost::asio::post(ex, [b] { b->start(b); });
+        },
+        token, detail_client_access::core(c), std::move(ids), opt, std::move(on_result));
 }
 
 } // namespace payouts

@@ -24,6 +24,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -142,8 +143,6 @@ public:
     /// The CA that signed this server's certificate (public part only).
     std::string const& ca_pem() const noexcept { return pki_.ca.cert_pem; }
 
-    void set_script(script s) { script_ = std::move(s); }
-
     /// Closes the listener and every connection; stalled answers end.
     void stop() {
         boost::system::error_code ec;
@@ -156,6 +155,7 @@ public:
 
     std::vector<request_record> requests;
     std::size_t connections = 0;       // TCP connections accepted
+    std::size_t most_open = 0;         // the most connections open at once
     std::size_t handshakes = 0;        // TLS handshakes completed
     std::size_t failed_handshakes = 0; // TLS handshakes the client broke off
     std::size_t closed_by_client = 0;  // connections the client closed (EOF or reset)
@@ -173,6 +173,7 @@ private:
             if (ec) co_return;
             ++connections;
             net::co_spawn(ioc_, session(std::move(sock), connections), net::detached);
+            most_open = std::max(most_open, sessions_.size());
         }
     }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/describe/enum_to_string.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/mp11/algorithm.hpp>
@@ -57,6 +58,10 @@ Credentials and URLs come from the environment (never from arguments):
   PAYOUTS_<PROVIDER>_TOKEN_URL   OAuth token URL (druo, checkout)
   PAYOUTS_CA_FILE                an extra trusted CA (PEM)
   PAYOUTS_TIMEOUT_MS             overall deadline per fetch (default 30000)
+  PAYOUTS_PROXY                  egress proxy http://[user:password@]host:port for https
+                                 (else HTTPS_PROXY, https_proxy): a CONNECT tunnel
+  PAYOUTS_NO_PROXY               hosts reached directly, as curl's NO_PROXY (else NO_PROXY,
+                                 no_proxy): names (with their subdomains), IPs, or *
   PAYOUTS_TRUUST_SECRET_KEY
   PAYOUTS_DRUO_ACCESS_TOKEN, or PAYOUTS_DRUO_CLIENT_ID + PAYOUTS_DRUO_CLIENT_SECRET
   PAYOUTS_CHECKOUT_SECRET_KEY, or PAYOUTS_CHECKOUT_CLIENT_ID + PAYOUTS_CHECKOUT_CLIENT_SECRET
@@ -78,7 +83,7 @@ exit codes:
   3  configuration: missing credentials, bad URL, CA or environment value
   4  authentication: credentials refused (401, 403) or token request failed
   5  not found: the provider does not know the payout
-  6  network or TLS: connect, handshake, certificate, timeout, reset
+  6  network or TLS: connect, handshake, certificate, timeout, reset, proxy refusal
   7  provider: 429 after retries, 5xx, unexpected status
   8  decode: the response is not a valid payout, too large or badly encoded
   9  batch: at least one id failed (each failure is on its own line)
@@ -174,6 +179,7 @@ int exit_for(error_code ec) {
         case errc::not_found:
             return exit_not_found;
         case errc::timeout:
+        case errc::proxy_refused:
             return exit_network;
         case errc::rate_limited:
         case errc::provider_unavailable:
@@ -190,10 +196,14 @@ int exit_for(error_code ec) {
     return exit_network; // Asio, SSL and Beast transport errors
 }
 
-// "not_found" for our codes, "<category>:<value>" for transport codes.
+// "not_found" for our codes, "tls" for OpenSSL's (whose numbers mean nothing to a reader; the
+// diagnostics name the reason), "<category>:<value>" for other transport codes.
 std::string error_name(error_code ec) {
     if (ec.category() == payouts::payouts_category())
         return boost::describe::enum_to_string(static_cast<payouts::errc>(ec.value()), "error");
+    if (ec.category() == boost::asio::error::get_ssl_category() ||
+        ec.category() == boost::asio::ssl::error::get_stream_category())
+        return "tls";
     return std::string(ec.category().name()) + ":" + std::to_string(ec.value());
 }
 
@@ -209,9 +219,14 @@ boost::json::object error_json(error_code ec, payouts::diagnostics const& d) {
 }
 
 void print_error(error_code ec, payouts::diagnostics const& d, std::string const& label = {}) {
-    std::cerr << "payouts: " << (label.empty() ? "" : label + ": ") << error_name(ec) << ": "
-              << ec.message();
-    if (!d.message.empty()) std::cerr << ": " << d.message;
+    std::cerr << "payouts: " << (label.empty() ? "" : label + ": ") << error_name(ec) << ": ";
+    // A transport failure's diagnostics already say what its code says, and more.
+    if (d.message.empty())
+        std::cerr << ec.message();
+    else if (ec.category() == payouts::payouts_category())
+        std::cerr << ec.message() << ": " << d.message;
+    else
+        std::cerr << d.message;
     std::cerr << '\n';
     if (d.http_status) std::cerr << "  http status: " << d.http_status << '\n';
     if (!d.provider_code.empty() || !d.provider_message.empty())

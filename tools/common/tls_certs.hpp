@@ -57,6 +57,8 @@ struct pki_options {
     std::vector<std::string> ip_addresses{"127.0.0.1"};
     std::chrono::seconds not_before_offset{-3600};
     std::chrono::seconds lifetime{7 * 24 * 3600};
+    /// The leaf's extended key usage: "clientAuth" makes a client certificate (mutual TLS).
+    std::string extended_key_usage = "serverAuth";
 };
 
 namespace detail {
@@ -253,7 +255,7 @@ inline test_pki make_test_pki(pki_options const& options = {}) {
                   "X509_set_issuer_name");
     detail::add_extension(leaf.get(), ca.get(), NID_basic_constraints, "critical,CA:FALSE");
     detail::add_extension(leaf.get(), ca.get(), NID_key_usage, "critical,digitalSignature");
-    detail::add_extension(leaf.get(), ca.get(), NID_ext_key_usage, "serverAuth");
+    detail::add_extension(leaf.get(), ca.get(), NID_ext_key_usage, options.extended_key_usage);
     detail::add_extension(leaf.get(), ca.get(), NID_subject_alt_name, san);
     detail::add_extension(leaf.get(), ca.get(), NID_subject_key_identifier, "hash");
     detail::add_extension(leaf.get(), ca.get(), NID_authority_key_identifier, "keyid:always");

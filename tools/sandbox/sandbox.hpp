@@ -231,7 +231,7 @@ private:
         return r;
     }
 
-    /// Each provider's own answer to each error_kind (FACTS.md: Truust {"message"}, DRUO
+    /// Each provider's own answer to each error_kind (as documented: Truust {"message"}, DRUO
     /// {"errors":[...]}, Checkout an empty body, Yuno {code, messages} with not-found as 400,
     /// Introw {"error":{code, message}}).
     static reply provider_error(provider_id p, error_kind k) {

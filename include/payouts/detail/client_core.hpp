@@ -1,31 +1,68 @@
 // The state behind a payouts::client. Included by client.hpp only, after client_config.
 #pragma once
 
-#include <payouts/detail/connection_cache.hpp>
+#include <payouts/decode.hpp>
+#include <payouts/detail/connection_pool.hpp>
 #include <payouts/detail/request.hpp>
 #include <payouts/detail/tls.hpp>
+#include <payouts/detail/url.hpp>
+#include <payouts/payout.hpp>
 
 #include <boost/asio/ssl/context.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace payouts::detail {
 
+// What the generic fetch needs of a provider at run time: data and plain functions, so the
+// fetch itself is not a template.
+struct provider_ops {
+    std::string_view name;
+    boost::system::result<provider_setup> (*setup)(provider_config const*, environment,
+                                                   bool allow_plaintext_loopback, std::string& why);
+    // Decodes a 2xx body; a payout takes the body over as its raw copy.
+    boost::system::result<payout> (*decode)(std::string& body, std::string& why);
+    provider_error (*error_body)(std::string_view body);
+    std::span<std::string_view const> not_found_codes;
+};
+
+template <class P>
+struct ops_of {
+    static boost::system::result<provider_setup> setup(provider_config const* pc, environment env,
+                                                       bool loopback, std::string& why) {
+        auto const credential = [pc](std::string_view n) -> std::string const* {
+            if (!pc) return nullptr;
+            auto const it = pc->credentials.find(n);
+            return it == pc->credentials.end() || it->second.empty() ? nullptr : &it->second;
+        };
+        return make_provider_setup<P>(pc ? std::string_view(pc->base_url) : std::string_view(),
+                                      pc ? std::string_view(pc->token_url) : std::string_view(),
+                                      credential, env, loopback, why);
+    }
+    static boost::system::result<payout> decode(std::string& body, std::string& why) {
+        return decode_impl<P>(body, why, &body);
+    }
+    static constexpr provider_ops value{P::name, &setup, &decode, &read_error_body<P>,
+                                        std::span<std::string_view const>(P::not_found_codes)};
+};
+
 // One provider's OAuth token, shared by all fetches of that provider on a client. At most one
-// token request runs at a time ("single flight"): fetches that need a token while it runs wait
-// in `waiters` and are woken when it ends, successfully or not.
+// token request runs at a time ("single flight"); the fetches that need it wait in `waiters`
+// and are all woken when it ends, successfully or not.
 struct token_cache {
     std::string token;
     std::chrono::steady_clock::time_point expires{};
     bool in_flight = false;
     std::uint64_t flights = 0; // token requests finished so far
-    waiter_queue waiters;
+    waiter_list waiters;
     // The last failed request, reported to the fetches that waited for it.
     error_code last_ec;
     bool last_retryable = false;
@@ -46,12 +83,10 @@ struct token_cache {
 // A provider as configured on one client. Fetches hold it by shared_ptr, so replacing a
 // provider's configuration does not pull it from under operations in progress.
 struct provider_slot {
-    std::string_view name;
+    provider_ops const* ops = nullptr;
     error_code ec; // the setup failed: every fetch fails with ec / why
     std::string why;
     provider_setup setup;
-    host_pool* pool = nullptr;
-    host_pool* token_pool = nullptr;
     token_cache token;
 };
 
@@ -70,53 +105,39 @@ public:
     client_config cfg;
     error_code config_ec;
     std::string config_why;
-    std::unique_ptr<boost::asio::ssl::context> tls;
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    std::optional<proxy_url> proxy;
+    std::string proxy_authorization; // a credential: never shown
     connection_pool pool;
     std::minstd_rand rng;
     bool shut_down = false;
 
     // The provider's slot, set up from the configuration on first use.
-    template <class P>
-    std::shared_ptr<provider_slot> const& slot_for() {
+    std::shared_ptr<provider_slot> const& slot_for(provider_ops const& ops) {
         for (auto const& s : providers_)
-            if (s->name == P::name) return s;
+            if (s->ops->name == ops.name) return s;
         auto s = std::make_shared<provider_slot>();
-        s->name = P::name;
-        provider_config const* pc = nullptr;
-        if (auto const it = cfg.providers.find(P::name); it != cfg.providers.end())
-            pc = &it->second;
-        auto const credential = [pc](std::string_view n) -> std::string const* {
-            if (!pc) return nullptr;
-            auto const it = pc->credentials.find(n);
-            return it == pc->credentials.end() || it->second.empty() ? nullptr : &it->second;
-        };
-        auto r = make_provider_setup<P>(pc ? std::string_view(pc->base_url) : std::string_view(),
-                                        pc ? std::string_view(pc->token_url) : std::string_view(),
-                                        credential, cfg.env, cfg.allow_plaintext_loopback, s->why);
-        if (!r) {
-            s->ec = r.error();
-        } else {
+        s->ops = &ops;
+        auto const it = cfg.providers.find(ops.name);
+        auto r = ops.setup(it == cfg.providers.end() ? nullptr : &it->second, cfg.env,
+                           cfg.allow_plaintext_loopback, s->why);
+        if (r)
             s->setup = std::move(*r);
-            s->pool = &pool.host(s->setup.origin);
-            if (s->setup.oauth) s->token_pool = &pool.host(s->setup.token_origin);
-        }
+        else
+            s->ec = r.error();
         providers_.push_back(std::move(s));
         return providers_.back();
     }
 
     void set_provider_config(std::string const& name, provider_config pc) {
         cfg.providers.insert_or_assign(name, std::move(pc));
-        std::erase_if(providers_, [&](auto const& s) { return s->name == name; });
+        std::erase_if(providers_, [&](auto const& s) { return s->ops->name == name; });
     }
 
     void shutdown() {
         shut_down = true;
         pool.shutdown();
     }
-
-    // Bytes a connection's read buffer may hold: a full header block plus room for body data
-    // in transit (the parser moves body bytes out as it goes).
-    std::size_t read_buffer_max() const noexcept { return std::size_t(cfg.header_limit) + 8192; }
 
 private:
     void check_config() {
@@ -131,8 +152,16 @@ private:
             cfg.handshake_timeout.count() <= 0)
             return bad("deadline and timeouts must be positive");
         if (cfg.retry.max_attempts == 0) return bad("retry.max_attempts must be at least 1");
-        tls = make_tls_context(tls_trust{cfg.use_system_roots, cfg.ca_file, cfg.ca_dir, cfg.ca_pem},
-                               config_ec, config_why);
+        if (!cfg.proxy.empty()) {
+            auto p = parse_proxy_url(cfg.proxy, config_why);
+            if (!p) return bad(std::move(config_why));
+            if (!p->user.empty() || !p->password.empty())
+                proxy_authorization = detail::proxy_authorization(p->user, p->password);
+            proxy = std::move(*p);
+        }
+        tls = client_tls_context(
+            tls_options{cfg.use_system_roots, cfg.ca_file, cfg.ca_dir, cfg.ca_pem, cfg.tls_context},
+            config_ec, config_why);
     }
 
     std::vector<std::shared_ptr<provider_slot>> providers_;

@@ -249,18 +249,19 @@ make_provider_setup(std::string_view base_url_override, std::string_view token_u
     return s;
 }
 
-/// \brief Writes the Get-Payout request for an already encoded id segment into `wire`, start
-/// line to the blank line that ends the header (a GET has no body). `token` is the OAuth access
+using get_request = http::request<http::empty_body>;
+
+/// \brief The Get-Payout request for an already encoded id segment. `token` is the OAuth access
 /// token (ignored without OAuth). Returns invalid_config if a value to be sent carries a control
-/// character (`wire` is then empty and nothing may be sent).
+/// character (nothing may be sent then).
 ///
 /// The fields, in this order: Host, User-Agent, Accept, Accept-Encoding, the token's header
 /// (OAuth), then the setup's static headers (credentials, then the provider's extra headers).
 /// make_provider_setup has refused a name given twice, so each field appears once.
 inline error_code build_get_request(provider_setup const& s, std::string_view id_segment,
                                     std::string_view token, std::string_view user_agent,
-                                    std::string& wire, std::string& why) {
-    wire.clear();
+                                    get_request& req, std::string& why) {
+    req = {};
     if (!header_value_ok(user_agent)) {
         why = "user agent contains a control character";
         return errc::invalid_config;
@@ -269,77 +270,37 @@ inline error_code build_get_request(provider_setup const& s, std::string_view id
         why = std::string(s.name) + ": the OAuth access token contains a control character";
         return errc::token_request_failed;
     }
-    // Written straight into one buffer: a Beast message would allocate each field and the
-    // target, and then be copied out again.
-    constexpr std::string_view accept = "Accept: application/json\r\nAccept-Encoding: identity\r\n";
-    std::size_t n = 4 + s.target_prefix.size() + id_segment.size() + s.target_suffix.size() + 11 +
-                    8 + s.host.size() + 14 + user_agent.size() + accept.size() + 2;
-    if (s.oauth) n += s.token_header.size() + 4 + s.token_prefix.size() + token.size();
+    req.method(http::verb::get);
+    req.version(11);
+    req.target(s.target_prefix + std::string(id_segment) + s.target_suffix);
+    req.set(http::field::host, s.host);
+    req.set(http::field::user_agent, user_agent);
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::accept_encoding, "identity");
+    if (s.oauth) req.set(s.token_header, std::string(s.token_prefix) + std::string(token));
     for (auto const& [name, value] : s.static_headers)
-        n += name.size() + 4 + value.size();
-    wire.reserve(n);
-    wire += "GET ";
-    wire += s.target_prefix;
-    wire += id_segment;
-    wire += s.target_suffix;
-    wire += " HTTP/1.1\r\nHost: ";
-    wire += s.host;
-    wire += "\r\nUser-Agent: ";
-    wire += user_agent;
-    wire += "\r\n";
-    wire += accept;
-    auto const field = [&wire](std::string_view name, std::string_view prefix,
-                               std::string_view value) {
-        wire += name;
-        wire += ": ";
-        wire += prefix;
-        wire += value;
-        wire += "\r\n";
-    };
-    if (s.oauth) field(s.token_header, s.token_prefix, token);
-    for (auto const& [name, value] : s.static_headers)
-        field(name, {}, value);
-    wire += "\r\n";
+        req.set(name, value);
     return {};
 }
 
-/// The request target of a request's bytes (between the method and the version).
-inline std::string_view request_target(std::string_view wire) {
-    auto const line = wire.substr(0, wire.find("\r\n"));
-    auto const sp1 = line.find(' ');
-    auto const sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp2 <= sp1) return {};
-    return line.substr(sp1 + 1, sp2 - sp1 - 1);
-}
-
-/// \brief The header lines of a request's bytes ("Name: value", one per line) as a log may show
-/// them: the value of every header that carries a credential of `s` (and any Authorization or
-/// Cookie header) is replaced by `<redacted>`.
-inline std::string loggable_headers(std::string_view wire, provider_setup const& s) {
-    std::string out;
-    auto at = wire.find("\r\n");
-    while (at != std::string_view::npos) {
-        at += 2;
-        auto const end = wire.find("\r\n", at);
-        if (end == std::string_view::npos || end == at) break; // the blank line: the body follows
-        auto const line = wire.substr(at, end - at);
-        at = end;
-        auto const colon = line.find(':');
-        std::string_view const name = line.substr(0, colon);
-        std::string_view value =
-            colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
-        if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+/// \brief A request as a log may show it: "GET /target", then one "Name: value" line per
+/// field, the value of every field that carries a credential of `s` (and any Authorization,
+/// Proxy-Authorization or Cookie field) replaced by `<redacted>`.
+template <class Body>
+std::string loggable_request(http::request<Body> const& req, provider_setup const& s) {
+    std::string out(req.method_string());
+    out += ' ';
+    out += req.target();
+    for (auto const& f : req) {
+        auto const name = f.name_string();
         bool secret = same_name(name, "Authorization") || same_name(name, "Cookie") ||
                       same_name(name, "Proxy-Authorization");
         for (auto h : s.secret_headers)
             secret = secret || same_name(name, h);
-        if (!out.empty()) out += '\n';
+        out += '\n';
         out += name;
         out += ": ";
-        if (secret)
-            out += "<redacted>";
-        else
-            out += value;
+        out += secret ? std::string_view("<redacted>") : std::string_view(f.value());
     }
     return out;
 }
@@ -386,36 +347,6 @@ inline error_code build_token_request(provider_setup const& s, std::string_view 
     }
     req.prepare_payload();
     return {};
-}
-
-// The bytes of a Beast request, start line to body, in one contiguous buffer: what Beast's
-// serializer writes for our requests, which carry their Content-Length (or no body) and never a
-// Transfer-Encoding, so the body follows the header unchanged. (Beast's serializer walks its
-// nested buffer views again on every write_some.)
-inline void serialize_request(request_type const& req, std::string& out) {
-    auto const method = req.method_string();
-    auto const target = req.target();
-    std::size_t n = method.size() + target.size() + 13 + 2 + req.body().size();
-    for (auto const& f : req)
-        n += f.name_string().size() + f.value().size() + 4;
-    out.clear();
-    out.reserve(n);
-    out.append(method.data(), method.size());
-    out += ' ';
-    out.append(target.data(), target.size());
-    out += " HTTP/";
-    out += char('0' + req.version() / 10);
-    out += '.';
-    out += char('0' + req.version() % 10);
-    out += "\r\n";
-    for (auto const& f : req) {
-        out.append(f.name_string().data(), f.name_string().size());
-        out += ": ";
-        out.append(f.value().data(), f.value().size());
-        out += "\r\n";
-    }
-    out += "\r\n";
-    out += req.body();
 }
 
 /// A token endpoint's answer.

@@ -1,17 +1,27 @@
-// Base URLs, hosts and path segments. Pure functions, unit-tested in tests/test_request.cpp.
+// Base and proxy URLs (parsed by Boost.URL), NO_PROXY rules, path segments. Pure functions,
+// unit-tested in tests/test_request.cpp.
 #pragma once
 
 #include <payouts/error.hpp>
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/system/result.hpp>
+#include <boost/url/decode_view.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/ipv4_address.hpp>
+#include <boost/url/ipv6_address.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url_view.hpp>
+#include <openssl/evp.h>
 
-#include <cctype>
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace payouts::detail {
+
+namespace urls = boost::urls;
 
 // A base URL split into what the transport needs. Only what a provider base URL may hold is
 // accepted: no user info (it would end up in logs), no query or fragment (the provider path is
@@ -22,6 +32,14 @@ struct base_url {
     std::uint16_t port = 443;
     bool ip_literal = false;
     std::string prefix; // "" or "/segment..." without a trailing '/'
+};
+
+// An egress proxy: plain http only, user and password percent-decoded.
+struct proxy_url {
+    std::string host;
+    std::uint16_t port = 1080;
+    bool ip_literal = false;
+    std::string user, password;
 };
 
 inline bool is_ascii_alpha(char c) noexcept {
@@ -39,33 +57,7 @@ inline bool is_unreserved(char c) noexcept {
     return is_ascii_alpha(c) || is_ascii_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-// Characters of a path prefix taken from configuration: pchar and '/' (RFC 3986), with '%'
-// accepted only as the start of a well-formed escape.
-inline bool prefix_ok(std::string_view p) noexcept {
-    constexpr std::string_view sub_delims = "!$&'()*+,;=:@/";
-    for (std::size_t i = 0; i < p.size(); ++i) {
-        char const c = p[i];
-        if (is_unreserved(c) || sub_delims.find(c) != std::string_view::npos) continue;
-        if (c == '%' && i + 2 < p.size() && std::isxdigit(static_cast<unsigned char>(p[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(p[i + 2]))) {
-            i += 2;
-            continue;
-        }
-        return false;
-    }
-    // Dot segments would let the server's normalisation move the target out of the prefix.
-    std::size_t pos = 0;
-    while (pos < p.size()) {
-        auto const next = p.find('/', pos + 1);
-        auto const seg =
-            p.substr(pos + 1, next == std::string_view::npos ? p.npos : next - pos - 1);
-        if (seg == "." || seg == ".." || seg.empty()) return false;
-        if (next == std::string_view::npos) break;
-        pos = next;
-    }
-    return true;
-}
-
+// Boost.URL accepts any reg-name (escapes, sub-delims); a host we resolve must be a DNS name.
 inline bool hostname_ok(std::string_view h) noexcept {
     if (h.empty() || h.size() > 253) return false;
     std::size_t label = 0;
@@ -83,155 +75,212 @@ inline bool hostname_ok(std::string_view h) noexcept {
     return h.back() != '-';
 }
 
+// Empty and dot segments (escaped ones too: servers decode them) would let a server's
+// normalisation move the target out of the prefix. `path` is "" or "/seg...", escapes valid.
+inline bool segments_ok(std::string_view path) {
+    for (std::size_t i = 0; i < path.size();) {
+        auto const end = std::min(path.find('/', i + 1), path.size());
+        urls::decode_view const seg(urls::pct_string_view(path.substr(i + 1, end - i - 1)));
+        if (seg.empty() || seg == "." || seg == "..") return false;
+        i = end;
+    }
+    return true;
+}
+
 // A refused URL may carry a secret (user info, an api_key query, a token in the path), and the
 // reason for refusing it goes into diagnostics: only the scheme and host are ever repeated.
 inline std::string redacted_url(std::string_view s) {
     auto const scheme_end = s.find("://");
     if (scheme_end == std::string_view::npos || scheme_end > 16) return "(not shown)";
     auto rest = s.substr(scheme_end + 3);
+    // A password may hold an unescaped '/', '?' or '#': all up to the last '@' may be user info.
+    auto const at = rest.rfind('@');
+    if (at != std::string_view::npos) rest.remove_prefix(at + 1);
     auto const authority_end = rest.find_first_of("/?#");
-    auto authority = rest.substr(0, authority_end);
-    auto const at = authority.rfind('@');
-    bool const had_userinfo = at != std::string_view::npos;
-    if (had_userinfo) authority.remove_prefix(at + 1);
     std::string out;
     for (char c : s.substr(0, scheme_end + 3).substr(0, 19))
         out += is_ascii_alpha(c) || c == ':' || c == '/' ? c : '?';
-    if (had_userinfo) out += "(user info not shown)@";
-    for (char c : authority.substr(0, 100))
+    if (at != std::string_view::npos) out += "(user info not shown)@";
+    for (char c : rest.substr(0, authority_end).substr(0, 100))
         out += static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '"' ? '?' : c;
     if (authority_end != std::string_view::npos) out += "/...";
     return out;
 }
 
+// Parses `s` as a URI with an authority and neither query nor fragment; what is wrong, or null.
+inline char const* parse_authority_url(std::string_view s, urls::url_view& v) {
+    for (char c : s)
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+            return "contains a space or a control character";
+    auto const r = urls::parse_uri(s);
+    if (!r || !r->has_authority()) return "expected http(s)://host[:port][/path]";
+    if (r->has_query() || r->has_fragment()) return "a query or fragment is not allowed";
+    v = *r;
+    return nullptr;
+}
+
+// Reads the host and, when present, the port of `v`; what is wrong, or null.
+inline char const* read_host_port(urls::url_view const& v, std::string& host, bool& ip_literal,
+                                  std::uint16_t& port) {
+    // Boost.URL 1.81 ends the authority at the first character it cannot take ("h:44a" gives
+    // port 44 and path "a"), where RFC 3986 requires the path to start with '/'.
+    if (!v.encoded_path().empty() && !v.encoded_path().starts_with('/'))
+        return v.has_port() ? "invalid port" : "invalid host";
+    ip_literal = true;
+    if (v.host_type() == urls::host_type::ipv4) {
+        host = v.host_ipv4_address().to_string();
+    } else if (v.host_type() == urls::host_type::ipv6) {
+        host = v.host_ipv6_address().to_string();
+    } else if (v.host_type() == urls::host_type::name) {
+        ip_literal = false;
+        host.clear();
+        for (char c : v.encoded_host())
+            host += ascii_lower(c);
+        if (host.empty()) return "missing host";
+        if (!hostname_ok(host)) return "invalid host name";
+    } else {
+        return "invalid host";
+    }
+    if (v.has_port() && v.port().empty()) return "empty port";
+    if (v.has_port() && v.port_number() == 0) return "port out of range"; // 0, or over 65535
+    if (v.has_port()) port = v.port_number();
+    return nullptr;
+}
+
+inline error_code url_refusal(std::string& why, char const* what, std::string_view s,
+                              char const* w) {
+    why = std::string(what) + " \"" + redacted_url(s) + "\": " + w;
+    return make_error_code(errc::invalid_config);
+}
+
 /// Parses `scheme://host[:port][/prefix]`; `why` says what is wrong on failure (naming only the
 /// URL's scheme and host: the rest may hold a secret).
 inline boost::system::result<base_url> parse_base_url(std::string_view s, std::string& why) {
-    auto const bad = [&](std::string w) -> boost::system::result<base_url> {
-        why = "base URL \"" + redacted_url(s) + "\": " + std::move(w);
-        return make_error_code(errc::invalid_config);
-    };
     base_url u;
-    std::string_view rest;
-    auto const scheme_end = s.find("://");
-    if (scheme_end == std::string_view::npos) return bad("expected https://host[:port][/path]");
-    std::string scheme(s.substr(0, scheme_end));
-    for (auto& c : scheme)
-        c = ascii_lower(c);
-    if (scheme == "https") {
-        u.tls = true;
-        u.port = 443;
-    } else if (scheme == "http") {
-        u.tls = false;
-        u.port = 80;
-    } else {
-        return bad("scheme must be https (or http to a loopback host)");
-    }
-    rest = s.substr(scheme_end + 3);
-    for (char c : rest)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-            return bad("contains a space or a control character");
-    auto const path_start = rest.find('/');
-    std::string_view authority = rest.substr(0, path_start);
-    std::string_view path = path_start == std::string_view::npos ? "" : rest.substr(path_start);
-    if (authority.find('@') != std::string_view::npos) return bad("user info is not allowed");
-    if (rest.find('?') != std::string_view::npos || rest.find('#') != std::string_view::npos)
-        return bad("a query or fragment is not allowed");
-
-    std::string_view host, port;
-    if (authority.starts_with('[')) {
-        auto const close = authority.find(']');
-        if (close == std::string_view::npos) return bad("unterminated IPv6 literal");
-        host = authority.substr(1, close - 1);
-        auto const after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after[0] != ':') return bad("garbage after the IPv6 literal");
-            port = after.substr(1);
-        }
-        boost::system::error_code ec;
-        auto const a = boost::asio::ip::make_address_v6(std::string(host), ec);
-        if (ec) return bad("invalid IPv6 literal");
-        u.host = a.to_string();
-        u.ip_literal = true;
-    } else {
-        auto const colon = authority.find(':');
-        host = authority.substr(0, colon);
-        if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-        u.host.assign(host);
-        for (auto& c : u.host)
-            c = ascii_lower(c);
-        boost::system::error_code ec;
-        auto const a = boost::asio::ip::make_address_v4(u.host, ec);
-        if (!ec) {
-            u.ip_literal = true;
-            u.host = a.to_string();
-        } else if (!hostname_ok(u.host)) {
-            return bad("invalid host name");
-        }
-    }
-    if (u.host.empty()) return bad("missing host");
-    if (authority.find(':') != std::string_view::npos && port.empty() && !authority.ends_with(']'))
-        return bad("empty port");
-    if (!port.empty()) {
-        unsigned long v = 0;
-        for (char c : port) {
-            if (!is_ascii_digit(c) || port.size() > 5) return bad("invalid port");
-            v = v * 10 + unsigned(c - '0');
-        }
-        if (v == 0 || v > 65535) return bad("port out of range");
-        u.port = static_cast<std::uint16_t>(v);
-    }
-    while (path.ends_with('/'))
-        path.remove_suffix(1);
-    if (!prefix_ok(path)) return bad("invalid path prefix");
-    u.prefix.assign(path);
+    auto const wrong = [&]() -> char const* {
+        urls::url_view v;
+        if (auto const w = parse_authority_url(s, v)) return w;
+        u.tls = v.scheme_id() == urls::scheme::https;
+        if (!u.tls && v.scheme_id() != urls::scheme::http)
+            return "scheme must be https (or http to a loopback host)";
+        if (v.has_userinfo()) return "user info is not allowed";
+        u.port = u.tls ? 443 : 80;
+        if (auto const w = read_host_port(v, u.host, u.ip_literal, u.port)) return w;
+        std::string_view path = v.encoded_path();
+        while (path.ends_with('/'))
+            path.remove_suffix(1);
+        if (!segments_ok(path)) return "invalid path prefix";
+        u.prefix = path;
+        return nullptr;
+    }();
+    if (wrong) return url_refusal(why, "base URL", s, wrong);
     return u;
+}
+
+/// Parses `http://[user[:password]@]host[:port][/]`, the port 1080 when absent (as curl);
+/// `why` never repeats the user info.
+inline boost::system::result<proxy_url> parse_proxy_url(std::string_view s, std::string& why) {
+    proxy_url p;
+    auto const wrong = [&]() -> char const* {
+        urls::url_view v;
+        if (auto const w = parse_authority_url(s, v)) return w;
+        if (v.scheme_id() == urls::scheme::https) return "an https proxy is not supported";
+        if (v.scheme_id() != urls::scheme::http) return "scheme must be http";
+        if (auto const w = read_host_port(v, p.host, p.ip_literal, p.port)) return w;
+        if (v.encoded_path().size() > 1) return "a path is not allowed";
+        p.user = v.user();
+        p.password = v.password();
+        // Basic authentication splits "user:password" at the first ':'.
+        if (p.user.find(':') != std::string::npos) return "the user name must not hold ':'";
+        return nullptr;
+    }();
+    if (wrong) return url_refusal(why, "proxy URL", s, wrong);
+    return p;
 }
 
 /// True for 127.0.0.0/8, ::1 and "localhost" (which resolves to those).
 inline bool is_loopback(base_url const& u) noexcept {
     if (!u.ip_literal) return u.host == "localhost";
-    boost::system::error_code ec;
-    auto const a = boost::asio::ip::make_address(u.host, ec);
-    return !ec && a.is_loopback();
+    if (auto const a = urls::parse_ipv4_address(u.host)) return a->is_loopback();
+    auto const a = urls::parse_ipv6_address(u.host);
+    return a && a->is_loopback();
 }
 
 /// The Host header's value: the port only when not the scheme's default.
 inline std::string host_header(base_url const& u) {
-    bool const v6 = u.ip_literal && u.host.find(':') != std::string::npos;
-    std::string h = v6 ? "[" + u.host + "]" : u.host;
+    std::string h = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
     if (u.port != (u.tls ? 443 : 80)) h += ":" + std::to_string(u.port);
     return h;
 }
 
-/// The connection-cache key: connections are shared only for the same scheme, host and port.
+/// The connection-cache key, scheme://host:port: connections are shared only within it.
 inline std::string origin_key(base_url const& u) {
-    return (u.tls ? "https://" : "http://") + host_header(u) + ":" + std::to_string(u.port);
+    std::string const h = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+    return (u.tls ? "https://" : "http://") + h + ":" + std::to_string(u.port);
+}
+
+/// curl's NO_PROXY: comma-separated host names (each matching itself and its subdomains, a
+/// leading '.' optional) or IP literals (matching exactly); ":port" ignored; "*" alone is all.
+inline bool no_proxy_matches(std::string_view rules, std::string_view host) {
+    auto const trim = [](std::string_view x) {
+        auto const b = x.find_first_not_of(" \t");
+        return b == x.npos ? std::string_view() : x.substr(b, x.find_last_not_of(" \t") - b + 1);
+    };
+    // Lower case, without brackets or a trailing '.'; IPv6 in one spelling.
+    auto const key = [](std::string_view x) {
+        if (x.starts_with('[') && x.ends_with(']')) x = x.substr(1, x.size() - 2);
+        if (x.ends_with('.')) x.remove_suffix(1);
+        if (auto const a = urls::parse_ipv6_address(x)) return a->to_string();
+        std::string k;
+        for (char c : x)
+            k += ascii_lower(c);
+        return k;
+    };
+    if (trim(rules) == "*") return true;
+    auto const h = key(host);
+    bool const ip = urls::parse_ipv4_address(h) || urls::parse_ipv6_address(h);
+    while (!rules.empty()) {
+        auto const comma = std::min(rules.find(','), rules.size());
+        auto e = trim(rules.substr(0, comma));
+        rules.remove_prefix(std::min(comma + 1, rules.size()));
+        if (e.starts_with('[')) // "[v6]:port"; a bare IPv6 literal has more than one ':'
+            e = e.substr(0, e.find(']') + 1);
+        else if (std::count(e.begin(), e.end(), ':') == 1)
+            e = e.substr(0, e.find(':'));
+        if (e.starts_with('.')) e.remove_prefix(1);
+        auto const k = key(e);
+        if (k.empty()) continue;
+        if (h == k) return true;
+        if (!ip && h.size() > k.size() && h.ends_with(k) && h[h.size() - k.size() - 1] == '.')
+            return true;
+    }
+    return false;
+}
+
+/// The Proxy-Authorization value for Basic authentication.
+inline std::string proxy_authorization(std::string_view user, std::string_view password) {
+    std::string const plain = std::string(user) + ':' + std::string(password);
+    std::string out = "Basic ";
+    auto const n = out.size();
+    out.resize(n + 4 * ((plain.size() + 2) / 3) + 1); // EVP_EncodeBlock writes a final NUL
+    auto const len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + n),
+                                     reinterpret_cast<unsigned char const*>(plain.data()),
+                                     static_cast<int>(plain.size()));
+    out.resize(n + static_cast<std::size_t>(len));
+    return out;
 }
 
 /// Appends `s` percent-encoded so that it stays one path segment (only unreserved characters
-/// are kept literally).
+/// are kept literally; hex digits upper case).
 inline void append_percent_encoded(std::string& out, std::string_view s) {
-    constexpr char hex[] = "0123456789ABCDEF";
-    // Ids are mostly unreserved: each run goes in with one append, not a character at a time.
-    std::size_t i = 0;
-    while (i < s.size()) {
-        std::size_t j = i;
-        while (j < s.size() && is_unreserved(s[j]))
-            ++j;
-        out.append(s.data() + i, j - i);
-        if (j == s.size()) break;
-        auto const b = static_cast<unsigned char>(s[j]);
-        char const escaped[3] = {'%', hex[b >> 4], hex[b & 15]};
-        out.append(escaped, 3);
-        i = j + 1;
-    }
+    auto const n = out.size();
+    out.resize(n + urls::encoded_size(s, urls::unreserved_chars));
+    urls::encode(out.data() + n, out.size() - n, s, urls::unreserved_chars);
 }
 
 /// application/x-www-form-urlencoded value (RFC 3986 unreserved kept, everything else escaped).
 inline std::string form_encode(std::string_view s) {
     std::string out;
-    out.reserve(s.size());
     append_percent_encoded(out, s);
     return out;
 }

@@ -1,5 +1,6 @@
-// Checkout.com: GET {base}/payments/{id} for payouts (ids "pay_..."). Facts:
-// ../shared/providers/checkout-get-payout-details.txt and FACTS.md §3.
+// Checkout.com: GET {base}/payments/{id} for payouts (ids "pay_..."), as documented at
+// https://api-reference.checkout.com/ (Get payment details) and
+// https://www.checkout.com/docs/payouts/bank-payouts.
 #pragma once
 
 #include <payouts/provider.hpp>

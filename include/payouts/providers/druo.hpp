@@ -1,5 +1,5 @@
-// DRUO: GET {base}/payouts/{transaction_uuid}. Facts: ../shared/providers/druo-get-payout.txt and
-// FACTS.md §2.
+// DRUO: GET {base}/payouts/{transaction_uuid}, as documented at https://developer.druo.com
+// (Get Payout).
 #pragma once
 
 #include <payouts/provider.hpp>

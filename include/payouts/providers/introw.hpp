@@ -1,5 +1,5 @@
-// Introw: GET {base}/api/v1/payouts/{id}. Facts: ../shared/providers/introw-get-payout.md and
-// FACTS.md §5.
+// Introw: GET {base}/api/v1/payouts/{id}, as documented at https://developers.introw.io
+// (Get a payout).
 #pragma once
 
 #include <payouts/provider.hpp>

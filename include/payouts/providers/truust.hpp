@@ -1,5 +1,5 @@
-// Truust: GET {base}/orders/{order_id}/payout. Facts:
-// ../shared/providers/truust-get-order-payout.md and FACTS.md §1.
+// Truust: GET {base}/orders/{order_id}/payout, as documented at https://docs.truust.io
+// (Get Order Payout).
 #pragma once
 
 #include <payouts/provider.hpp>

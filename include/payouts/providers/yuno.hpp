@@ -1,5 +1,5 @@
-// Yuno: GET {base}/payouts/{payout_id}. Facts: ../shared/providers/yuno-retrieve-payout.txt and
-// FACTS.md §4.
+// Yuno: GET {base}/payouts/{payout_id}, as documented at https://docs.y.uno/reference
+// (Retrieve payout; statuses: https://docs.y.uno/reference/payouts/payout-workflow).
 #pragma once
 
 #include <payouts/provider.hpp>
