@@ -18,6 +18,9 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -294,15 +297,15 @@ struct fetch_cancellation {
     }
 };
 
-// Completes the caller's handler through its own executor (co_spawn dispatches there).
+// Completes the caller's handler through its own executor, which it keeps busy until then.
+// It hands the handler and that executor over at the call instead of leaving them to co_spawn's
+// frame, so nothing of the caller's (a use_future promise, say) is released on this thread
+// after the caller has its result.
 struct fetch_completion {
-    using executor_type = net::any_completion_executor;
-    executor_type get_executor() const noexcept { return ex; }
-
     fetch_handler handler;
     std::shared_ptr<fetch_job> job;
     net::cancellation_slot slot;
-    executor_type ex;
+    net::any_completion_executor work;
 
     void operator()(std::exception_ptr e) {
         if (slot.is_connected()) slot.clear();
@@ -318,7 +321,10 @@ struct fetch_completion {
         }
         payout p = ec ? payout() : std::move(job->result);
         job.reset(); // the connection, timers and client core go before the handler runs
-        std::move(handler)(ec, std::move(p));
+        net::dispatch(std::exchange(work, {}),
+                      [h = std::move(handler), ec, p = std::move(p)]() mutable {
+                          std::move(h)(ec, std::move(p));
+                      });
     }
 };
 
@@ -335,8 +341,9 @@ inline void start_fetch(std::shared_ptr<client_core> core, provider_ops const& o
     j->diag.message = std::move(id_why);
     auto slot = net::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) slot.template emplace<fetch_cancellation>(j);
-    auto ex = net::get_associated_executor(handler, io);
-    net::co_spawn(io, run_fetch(j), fetch_completion{std::move(handler), j, slot, std::move(ex)});
+    net::any_completion_executor work = net::prefer(net::get_associated_executor(handler, io),
+                                                    net::execution::outstanding_work.tracked);
+    net::co_spawn(io, run_fetch(j), fetch_completion{std::move(handler), j, slot, std::move(work)});
 }
 
 } // namespace payouts::detail
