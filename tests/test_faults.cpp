@@ -7,6 +7,7 @@
 
 #include "support/child_process.hpp"
 #include "support/https_server.hpp"
+#include "support/run_until.hpp"
 
 #include <cli_path.hpp>
 #include <sandbox_path.hpp>
@@ -107,18 +108,7 @@ bool no_payout(outcome const& o) {
     return o.p.id.empty() && o.p.raw.empty() && o.p.provider.empty() && !o.p.amount;
 }
 
-// Runs `ioc` until `done()` holds, and says whether it does. Time passes only through events;
-// the cap just keeps a broken test from hanging, far beyond anything a passing test needs.
-template <class Pred>
-bool run_until(net::io_context& ioc, Pred done, std::chrono::seconds cap = 30s) {
-    auto const end = std::chrono::steady_clock::now() + cap;
-    ioc.restart();
-    while (!done() && std::chrono::steady_clock::now() < end) {
-        if (ioc.stopped()) ioc.restart();
-        ioc.run_one_for(50ms);
-    }
-    return done();
-}
+using test_support::run_until;
 
 // Runs `ioc` until the fetch completes. A fetch that has not completed after `limit` (far
 // beyond any deadline used here) is a hang: the test fails instead of waiting forever.

@@ -15,6 +15,7 @@
 #include <payouts/payouts.hpp>
 
 #include "support/https_server.hpp"
+#include "support/run_until.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -98,18 +99,7 @@ void run(net::io_context& ioc, F&& body) {
     if (err) std::rethrow_exception(err);
 }
 
-// Runs `ioc` until `done()` holds, and says whether it does. Time passes only through events;
-// the cap just keeps a broken test from hanging, far beyond anything a passing test needs.
-template <class Pred>
-bool run_until(net::io_context& ioc, Pred done, std::chrono::seconds cap = 30s) {
-    auto const end = std::chrono::steady_clock::now() + cap;
-    ioc.restart();
-    while (!done() && std::chrono::steady_clock::now() < end) {
-        if (ioc.stopped()) ioc.restart();
-        ioc.run_one_for(50ms);
-    }
-    return done();
-}
+using test_support::run_until;
 
 struct outcome {
     error_code ec;

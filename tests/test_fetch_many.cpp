@@ -16,6 +16,7 @@
 #include <payouts/payouts.hpp>
 
 #include "support/https_server.hpp"
+#include "support/run_until.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -94,16 +95,7 @@ std::vector<std::string> numbered_ids(int n) {
     return ids;
 }
 
-// Runs `ioc` until `done()` holds; false if `cap` passes first. The cap only bounds a broken
-// run: passing tests never come near it.
-template <class Pred>
-bool run_until(net::io_context& ioc, Pred const& done, std::chrono::seconds cap = 30s) {
-    auto const give_up = std::chrono::steady_clock::now() + cap;
-    ioc.restart();
-    while (!done() && std::chrono::steady_clock::now() < give_up)
-        ioc.run_one_for(100ms);
-    return done();
-}
+using test_support::run_until;
 
 // Runs every handler that is ready, and those they make ready, until none is: whatever the
 // batch would do now without a timer firing has been done.

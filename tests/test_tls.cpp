@@ -5,6 +5,7 @@
 #include <payouts/detail/tls.hpp>
 
 #include "support/https_server.hpp"
+#include "support/run_until.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -52,16 +53,7 @@ reply ok(request_record const&) {
     return reply::json(200, R"({"ok":true})");
 }
 
-// Runs the loop until `done()` holds; the cap only keeps a broken test from hanging.
-template <class Pred>
-bool run_until(net::io_context& ioc, Pred done) {
-    auto const cap = std::chrono::steady_clock::now() + 60s;
-    while (!done() && std::chrono::steady_clock::now() < cap) {
-        if (ioc.stopped()) ioc.restart();
-        ioc.run_one_for(100ms);
-    }
-    return done();
-}
+using test_support::run_until;
 
 // What one client connection went through.
 struct outcome {
