@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -31,18 +32,19 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using steady = std::chrono::steady_clock;
 
-// One connection: Beast's tcp_stream (which carries the per-phase timeouts) under Asio's TLS
-// stream. Plaintext loopback URLs, and the proxy's CONNECT before TLS, use the TCP stream alone.
+// One connection: Beast's tcp_stream, and Asio's TLS stream over it once TLS starts (plaintext
+// loopback URLs, and the proxy's CONNECT before TLS, use the TCP stream alone).
 struct connection {
-    connection(net::any_io_executor ex, net::ssl::context& ctx)
-        : tls(std::move(ex), ctx) {}
+    explicit connection(net::any_io_executor ex)
+        : plain(std::move(ex)) {}
 
-    net::ssl::stream<beast::tcp_stream> tls;
-    bool secure = false;       // https: every byte goes through `tls`
+    beast::tcp_stream plain; // moved into `tls` by start_tls
+    std::optional<net::ssl::stream<beast::tcp_stream>> tls;
     beast::flat_buffer buffer; // bytes read beyond the last message stay here
     steady::time_point idle_since{};
 
-    beast::tcp_stream& tcp() noexcept { return tls.next_layer(); }
+    beast::tcp_stream& tcp() noexcept { return tls ? tls->next_layer() : plain; }
+    void start_tls(net::ssl::context& ctx) { tls.emplace(std::move(plain), ctx); }
 
     // Closing the socket ends whatever is pending on it (operation_aborted). A client that drops
     // a connection owes the server no TLS close_notify.

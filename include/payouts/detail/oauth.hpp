@@ -46,7 +46,8 @@ inline void read_oauth_error(std::string_view body, std::string& code, std::stri
 inline net::awaitable<void> token_flight(std::shared_ptr<client_core> core,
                                          std::shared_ptr<provider_slot> prov) {
     auto const& s = prov->setup;
-    io_job j(core->ex);
+    auto const job = std::make_shared<io_job>(core->ex); // shared: the watchdog holds it weakly
+    io_job& j = *job;
     http::request<http::string_body> req;
     std::optional<response_parser> p;
     std::string why;

@@ -101,18 +101,25 @@ net::awaitable<error_code> read_response(Stream& s, beast::flat_buffer& b,
         if (p->get().result_int() / 100 != 1 || interim == max_interim_responses) break;
     }
     if (auto const e = refuse_before_body(*p)) co_return e;
+    // Room for the whole body: Beast reads as much as the buffer's capacity holds (512 bytes at
+    // first, and the parser empties it), so a 3 KiB body would otherwise take six reads.
+    if (auto const n = p->content_length())
+        b.reserve(b.size() + std::min<std::uint64_t>(*n, 65536));
     co_await http::async_read(s, b, *p, on_error(ec));
     co_return ec;
 }
 
-// What a fetch or token request shares with the I/O it runs, so that a cancellation reaches
-// whatever is pending: the connection in use is closed, a name lookup or a wait cancelled.
-struct io_job {
+// What a fetch or token request shares with the I/O it runs, so that a cancellation or a time
+// limit reaches whatever is pending: the connection in use is closed, a name lookup cancelled.
+struct io_job : std::enable_shared_from_this<io_job> {
     explicit io_job(net::any_io_executor const& ex)
-        : timer(ex) {}
+        : timer(ex)
+        , watchdog(ex) {}
 
-    net::steady_timer timer; // every wait: a connection, a token, a backoff
+    net::steady_timer timer;    // every wait: a connection, a token, a backoff
+    net::steady_timer watchdog; // the limit of the I/O in progress (limit_io)
     bool cancelled = false;
+    bool timed_out = false; // the watchdog ended the I/O in progress
     connection* conn = nullptr;
     tcp::resolver* resolver = nullptr;
     char const* phase = "";
@@ -122,28 +129,37 @@ struct io_job {
     void cancel() {
         cancelled = true;
         timer.cancel();
+        stop_io();
+    }
+
+    void stop_io() {
         if (resolver) resolver->cancel();
         if (conn) conn->close();
     }
-};
 
-// Asio's resolver has no timeout of its own: a timer cancels it at `limit`.
-inline net::awaitable<tcp::resolver::results_type> resolve(io_job& j, std::string const& host,
-                                                           std::uint16_t port,
-                                                           steady::time_point limit,
-                                                           error_code& ec) {
-    auto const ex = co_await net::this_coro::executor;
-    auto r = std::make_shared<tcp::resolver>(ex);
-    net::steady_timer watchdog(ex, limit);
-    watchdog.async_wait([w = std::weak_ptr<tcp::resolver>(r)](error_code e) {
-        if (auto p = w.lock(); p && !e) p->cancel();
-    });
-    j.resolver = r.get();
-    auto results = co_await r->async_resolve(host, std::to_string(port), on_error(ec));
-    j.resolver = nullptr;
-    if (ec == net::error::operation_aborted && !j.cancelled) ec = errc::timeout;
-    co_return results;
-}
+    // Bounds the I/O from here on by `limit`. One timer per phase instead of tcp_stream's timer
+    // per read and write: each of those cost a timerfd update and a trip through the scheduler.
+    void limit_io(steady::time_point limit) {
+        timed_out = false;
+        // A wait for a limit still ahead is pending already (the watchdog is never cancelled).
+        if (watchdog.expiry() == limit && limit > steady::now()) return;
+        watchdog.expires_at(limit);
+        watchdog.async_wait([w = weak_from_this()](error_code ec) {
+            auto const j = w.lock();
+            // A wait of an earlier limit may complete after the limit changed: only the current
+            // one counts.
+            if (ec || !j || j->watchdog.expiry() > steady::now()) return;
+            j->timed_out = true;
+            j->stop_io();
+        });
+    }
+
+    // The outcome of the I/O that just failed with `ec`, in our codes.
+    error_code io_error(error_code ec) const {
+        if (cancelled) return net::error::operation_aborted;
+        return timed_out ? errc::timeout : transport_error(ec);
+    }
+};
 
 inline std::string host_port(std::string const& host, std::uint16_t port) {
     bool const v6 = host.find(':') != std::string::npos;
@@ -164,23 +180,25 @@ inline net::awaitable<error_code> connect(client_core& core, io_job& j, connecti
     std::string const where = host_port(host, port);
     auto const fail = [&](std::string w) {
         why = j.cancelled ? "cancelled" : std::move(w);
-        return j.cancelled ? error_code(net::error::operation_aborted) : transport_error(ec);
+        return j.io_error(ec);
     };
 
-    auto const connect_limit = std::min(steady::now() + cfg.connect_timeout, deadline);
+    j.limit_io(std::min(steady::now() + cfg.connect_timeout, deadline));
     j.phase = "connecting";
-    c.tcp().expires_at(connect_limit);
     if (ip_literal) {
         co_await c.tcp().async_connect(tcp::endpoint(net::ip::make_address(host), port),
                                        on_error(ec));
     } else {
         j.phase = "resolving the host name";
-        auto const endpoints = co_await resolve(j, host, port, connect_limit, ec);
-        if (ec) co_return fail("resolving " + host + ": " + ec.message());
+        tcp::resolver r(c.tcp().get_executor());
+        j.resolver = &r;
+        auto const endpoints = co_await r.async_resolve(host, std::to_string(port), on_error(ec));
+        j.resolver = nullptr;
+        if (ec) co_return fail("resolving " + host + ": " + j.io_error(ec).message());
         j.phase = "connecting";
         co_await c.tcp().async_connect(endpoints, on_error(ec));
     }
-    if (ec) co_return fail("connecting to " + where + ": " + transport_error(ec).message());
+    if (ec) co_return fail("connecting to " + where + ": " + j.io_error(ec).message());
     c.tcp().socket().set_option(tcp::no_delay(true), ec);
     if (tunnel) {
         j.phase = "opening the proxy tunnel";
@@ -192,17 +210,16 @@ inline net::awaitable<error_code> connect(client_core& core, io_job& j, connecti
     }
     if (!url.tls) co_return error_code();
 
-    c.secure = true;
-    if ((ec = prepare_tls_connection(c.tls.native_handle(), url.host, url.ip_literal)))
+    c.start_tls(*core.tls);
+    if ((ec = prepare_tls_connection(c.tls->native_handle(), url.host, url.ip_literal)))
         co_return fail("cannot set up TLS for " + url.host);
     j.phase = "TLS handshake";
-    c.tcp().expires_at(std::min(steady::now() + cfg.handshake_timeout, deadline));
-    co_await c.tls.async_handshake(net::ssl::stream_base::client, on_error(ec));
+    j.limit_io(std::min(steady::now() + cfg.handshake_timeout, deadline));
+    co_await c.tls->async_handshake(net::ssl::stream_base::client, on_error(ec));
+    auto const peer = host_port(url.host, url.port);
     if (ec)
-        co_return fail(
-            ec == beast::error::timeout
-                ? "TLS handshake with " + host_port(url.host, url.port) + " timed out"
-                : tls_failure_message(c.tls.native_handle(), ec, host_port(url.host, url.port)));
+        co_return fail(j.timed_out ? "TLS handshake with " + peer + " timed out"
+                                   : tls_failure_message(c.tls->native_handle(), ec, peer));
     co_return error_code();
 }
 
@@ -231,42 +248,41 @@ net::awaitable<error_code> round_trip(client_core& core, io_job& j, base_url con
     for (bool fresh_retry = false;; fresh_retry = true) {
         p.reset();
         if (!lease.conn) {
-            lease.conn = std::make_unique<connection>(core.ex, *core.tls);
+            lease.conn = std::make_unique<connection>(core.ex);
             j.conn = lease.conn.get();
             ec = co_await connect(core, j, *lease.conn, url, deadline, why);
             if (ec) break;
         }
         auto& c = *lease.conn;
         j.conn = &c;
+        j.limit_io(deadline);
         j.phase = "sending the request";
         j.sent = true;
-        c.tcp().expires_at(deadline);
-        if (c.secure)
-            co_await http::async_write(c.tls, req, on_error(ec));
+        if (c.tls)
+            co_await http::async_write(*c.tls, req, on_error(ec));
         else
             co_await http::async_write(c.tcp(), req, on_error(ec));
         if (!ec) {
             j.phase = "reading the response";
             // (No co_await inside ?: — GCC 12 miscompiles it.)
             auto const limits = std::pair(core.cfg.body_limit, core.cfg.header_limit);
-            if (c.secure)
-                ec = co_await read_response(c.tls, c.buffer, p, limits.first, limits.second);
+            if (c.tls)
+                ec = co_await read_response(*c.tls, c.buffer, p, limits.first, limits.second);
             else
                 ec = co_await read_response(c.tcp(), c.buffer, p, limits.first, limits.second);
         }
         bool const nothing_came = (!p || !p->got_some()) && c.buffer.size() == 0;
-        if (ec && lease.reused && !fresh_retry && nothing_came && !j.cancelled &&
-            ec != beast::error::timeout) {
+        if (ec && lease.reused && !fresh_retry && nothing_came && !j.cancelled && !j.timed_out) {
             c.close();
             lease.conn.reset();
             lease.reused = false;
             continue;
         }
-        if (ec && c.secure && !lease.reused && ec.category() == net::error::get_ssl_category())
+        if (ec && c.tls && !lease.reused && ec.category() == net::error::get_ssl_category())
             // TLS 1.3 reports a refused client certificate on the first read, not the handshake.
-            why = tls_failure_message(c.tls.native_handle(), ec, host_port(url.host, url.port));
+            why = tls_failure_message(c.tls->native_handle(), ec, host_port(url.host, url.port));
         else if (ec)
-            why = std::string(j.phase) + ": " + transport_error(ec).message();
+            why = std::string(j.phase) + ": " + j.io_error(ec).message();
         break;
     }
     j.conn = nullptr;
@@ -274,7 +290,7 @@ net::awaitable<error_code> round_trip(client_core& core, io_job& j, base_url con
         why = std::string("cancelled while ") + j.phase;
         co_return net::error::operation_aborted;
     }
-    if (ec) co_return transport_error(ec);
+    if (ec) co_return j.io_error(ec);
     // Leftover bytes would be read as the next response: never reuse then.
     lease.keep_alive = p->keep_alive() && lease.conn->buffer.size() == 0 &&
                        p->get().result_int() / 100 != 1 && !core.shut_down;
