@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/system/result.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <type_traits>
 
 namespace payouts {
@@ -206,12 +208,8 @@ inline bool read_common_environment(client_config& cfg, env_lookup const& env, s
     cfg.no_proxy = first({"PAYOUTS_NO_PROXY", "NO_PROXY", "no_proxy"});
     if (auto v = env("PAYOUTS_TIMEOUT_MS"); v && !v->empty()) {
         std::int64_t ms = 0;
-        bool ok = v->size() <= 9;
-        for (char c : *v) {
-            ok = ok && c >= '0' && c <= '9';
-            ms = ms * 10 + (c - '0');
-        }
-        if (!ok || ms <= 0) {
+        auto const [end, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
+        if (ec != std::errc() || end != v->data() + v->size() || v->size() > 9 || ms <= 0) {
             why = "PAYOUTS_TIMEOUT_MS must be a positive number of milliseconds";
             return false;
         }
@@ -229,9 +227,8 @@ void read_provider_environment(client_config& cfg, env_lookup const& env) {
     for (auto const& c : P::credentials)
         if (auto v = get(c.credential)) pc.credentials.emplace(std::string(c.credential), *v);
     if (P::oauth)
-        for (std::string_view c :
-             {std::string_view("CLIENT_ID"), std::string_view("CLIENT_SECRET")})
-            if (auto v = get(c)) pc.credentials.emplace(std::string(c), *v);
+        for (char const* c : {"CLIENT_ID", "CLIENT_SECRET"})
+            if (auto v = get(c)) pc.credentials.emplace(c, *v);
     cfg.providers.insert_or_assign(std::string(P::name), std::move(pc));
 }
 

@@ -20,13 +20,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
-#include <algorithm>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace payouts {
 namespace detail {
@@ -78,12 +77,11 @@ public:
                 env_why_ = d.message;
             }
         }
-        if (std::find(seen_.begin(), seen_.end(), P::name) == seen_.end()) {
+        if (seen_.insert(P::name).second) {
             client_config tmp;
             read_provider_environment<P>(tmp, process_environment);
             client_->set_provider_config(std::string(P::name),
                                          std::move(tmp.providers.begin()->second));
-            seen_.push_back(P::name);
         }
         return *client_;
     }
@@ -98,7 +96,7 @@ private:
     void shutdown() override { client_.reset(); }
 
     std::optional<client> client_;
-    std::vector<std::string_view> seen_;
+    std::set<std::string_view> seen_;
     error_code env_ec_;
     std::string env_why_;
 };
@@ -151,9 +149,8 @@ private:
 template <provider P, class Token = boost::asio::deferred_t>
 requires(!detail::is_diagnostics_v<Token>) auto fetch(client& c, typename P::id_type id,
                                                       Token&& token = {}) {
-    return boost::asio::async_initiate<Token, void(error_code, payout)>(
-        detail::fetch_initiation<P>{}, token, detail_client_access::core(c), std::move(id),
-        static_cast<diagnostics*>(nullptr));
+    return detail::fetch_on<P>(detail_client_access::core(c), std::move(id), nullptr,
+                               std::forward<Token>(token));
 }
 
 /// \brief As `fetch(c, id, token)`, and `diag` receives the details at completion, success or
@@ -162,8 +159,8 @@ requires(!detail::is_diagnostics_v<Token>) auto fetch(client& c, typename P::id_
 /// operation completes; it is written only just before the handler runs.
 template <provider P, class Token = boost::asio::deferred_t>
 auto fetch(client& c, typename P::id_type id, diagnostics& diag, Token&& token = {}) {
-    return boost::asio::async_initiate<Token, void(error_code, payout)>(
-        detail::fetch_initiation<P>{}, token, detail_client_access::core(c), std::move(id), &diag);
+    return detail::fetch_on<P>(detail_client_access::core(c), std::move(id), &diag,
+                               std::forward<Token>(token));
 }
 
 /// \brief The design card's form: `co_await payouts::fetch<Yuno>(id)`, with the default client

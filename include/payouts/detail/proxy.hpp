@@ -2,6 +2,7 @@
 // the provider exactly as a direct connection would.
 #pragma once
 
+#include <payouts/detail/url.hpp>
 #include <payouts/error.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -42,9 +43,7 @@ open_tunnel(boost::beast::tcp_stream& s, boost::beast::flat_buffer& buffer,
     for (auto v : {host, authorization, user_agent})
         if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
             co_return make_error_code(errc::invalid_config);
-    bool const v6 = host.find(':') != std::string_view::npos;
-    std::string const target =
-        (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+    std::string const target = authority(host, port);
     std::string const what = "proxy " + std::string(proxy_name);
     std::string const connect = " CONNECT to " + target;
 

@@ -6,6 +6,7 @@
 #include <payouts/error.hpp>
 #include <payouts/provider.hpp>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -13,9 +14,13 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
+#include <boost/url/grammar/charset.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,38 +49,19 @@ inline std::string env_name(std::string_view provider_name, std::string_view suf
 // start another (or the body). Every control character is refused, HTAB included: no credential
 // or configured value needs one.
 inline bool header_value_ok(std::string_view v) noexcept {
-    for (char c : v) {
-        auto const b = static_cast<unsigned char>(c);
-        if (b < 0x20 || b == 0x7f) return false;
-    }
-    return true;
-}
-
-// A header value or list element without its optional whitespace (RFC 9110 OWS) at each end.
-inline std::string_view trim_ows(std::string_view v) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-    return v;
+    return std::none_of(v.begin(), v.end(), [](unsigned char b) { return b < 0x20 || b == 0x7f; });
 }
 
 // Header names (and codings) compare without case.
 inline bool same_name(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
+    return boost::beast::iequals(a, b);
 }
 
 // RFC 9110 token characters, for header names that come from provider traits.
 inline bool header_name_ok(std::string_view n) noexcept {
-    constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-    if (n.empty()) return false;
-    for (char c : n)
-        if (!(is_ascii_alpha(c) || is_ascii_digit(c) || extra.find(c) != std::string_view::npos))
-            return false;
-    return true;
+    static constexpr auto tchar =
+        urls::grammar::lut_chars(urls::grammar::alnum_chars) + "!#$%&'*+-.^_`|~";
+    return !n.empty() && urls::grammar::find_if_not(n.begin(), n.end(), tchar) == n.end();
 }
 
 /// \brief Checks `id` against P's id rule and appends it to `out` percent-encoded as one path
@@ -170,8 +156,7 @@ make_provider_setup(std::string_view base_url_override, std::string_view token_u
     auto const at = path.find("{id}");
     s.target_prefix = s.url.prefix + std::string(path.substr(0, at));
     s.target_suffix = std::string(path.substr(at + 4));
-    for (std::string_view h : P::request_id_headers)
-        s.request_id_headers.push_back(h);
+    s.request_id_headers.assign(std::begin(P::request_id_headers), std::end(P::request_id_headers));
     s.rate_limit_header = P::rate_limit_remaining_header;
 
     std::vector<std::string_view> missing;
@@ -241,15 +226,34 @@ make_provider_setup(std::string_view base_url_override, std::string_view token_u
     if (s.oauth) names.push_back(s.token_header);
     for (auto const& h : s.static_headers)
         names.push_back(h.first);
-    for (std::size_t i = 0; i < names.size(); ++i)
-        for (std::size_t j = 0; j < i; ++j)
-            if (same_name(names[i], names[j]))
-                return fail(errc::invalid_config,
-                            "header " + std::string(names[i]) + " is given twice");
+    for (auto i = names.begin(); i != names.end(); ++i)
+        if (std::any_of(names.begin(), i, [&](std::string_view n) { return same_name(n, *i); }))
+            return fail(errc::invalid_config, "header " + std::string(*i) + " is given twice");
     return s;
 }
 
 using get_request = http::request<http::empty_body>;
+
+// Starts `req` afresh with the start line and the fields every request begins with: Host,
+// User-Agent, Accept, Accept-Encoding. invalid_config, and `req` left empty, when the user agent
+// has a control character.
+template <class Body>
+error_code start_request(http::request<Body>& req, http::verb method, std::string_view target,
+                         std::string_view host, std::string_view user_agent, std::string& why) {
+    req = {};
+    if (!header_value_ok(user_agent)) {
+        why = "user agent contains a control character";
+        return errc::invalid_config;
+    }
+    req.method(method);
+    req.version(11);
+    req.target(target);
+    req.set(http::field::host, host);
+    req.set(http::field::user_agent, user_agent);
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::accept_encoding, "identity");
+    return {};
+}
 
 /// \brief The Get-Payout request for an already encoded id segment. `token` is the OAuth access
 /// token (ignored without OAuth). Returns invalid_config if a value to be sent carries a control
@@ -261,22 +265,13 @@ using get_request = http::request<http::empty_body>;
 inline error_code build_get_request(provider_setup const& s, std::string_view id_segment,
                                     std::string_view token, std::string_view user_agent,
                                     get_request& req, std::string& why) {
-    req = {};
-    if (!header_value_ok(user_agent)) {
-        why = "user agent contains a control character";
-        return errc::invalid_config;
-    }
+    auto const target = s.target_prefix + std::string(id_segment) + s.target_suffix;
+    if (auto ec = start_request(req, http::verb::get, target, s.host, user_agent, why)) return ec;
     if (s.oauth && !header_value_ok(token)) {
+        req = {};
         why = std::string(s.name) + ": the OAuth access token contains a control character";
         return errc::token_request_failed;
     }
-    req.method(http::verb::get);
-    req.version(11);
-    req.target(s.target_prefix + std::string(id_segment) + s.target_suffix);
-    req.set(http::field::host, s.host);
-    req.set(http::field::user_agent, user_agent);
-    req.set(http::field::accept, "application/json");
-    req.set(http::field::accept_encoding, "identity");
     if (s.oauth) req.set(s.token_header, std::string(s.token_prefix) + std::string(token));
     for (auto const& [name, value] : s.static_headers)
         req.set(name, value);
@@ -308,18 +303,9 @@ std::string loggable_request(http::request<Body> const& req, provider_setup cons
 /// The OAuth client-credentials token request of `s` (JSON or form body, per the provider).
 inline error_code build_token_request(provider_setup const& s, std::string_view user_agent,
                                       request_type& req, std::string& why) {
-    if (!header_value_ok(user_agent)) {
-        why = "user agent contains a control character";
-        return errc::invalid_config;
-    }
-    req = {};
-    req.method(http::verb::post);
-    req.version(11);
-    req.target(s.token_target);
-    req.set(http::field::host, s.token_host);
-    req.set(http::field::user_agent, user_agent);
-    req.set(http::field::accept, "application/json");
-    req.set(http::field::accept_encoding, "identity");
+    auto const ec =
+        start_request(req, http::verb::post, s.token_target, s.token_host, user_agent, why);
+    if (ec) return ec;
     if (s.token_format == token_body::json) {
         boost::json::object o;
         o["client_id"] = s.client_id;
@@ -330,18 +316,10 @@ inline error_code build_token_request(provider_setup const& s, std::string_view 
         req.set(http::field::content_type, "application/json");
         req.body() = boost::json::serialize(o);
     } else {
-        std::string b = "grant_type=client_credentials&client_id=";
-        append_percent_encoded(b, s.client_id);
-        b += "&client_secret=";
-        append_percent_encoded(b, s.client_secret);
-        if (!s.scope.empty()) {
-            b += "&scope=";
-            append_percent_encoded(b, s.scope);
-        }
-        if (!s.audience.empty()) {
-            b += "&audience=";
-            append_percent_encoded(b, s.audience);
-        }
+        std::string b = "grant_type=client_credentials&client_id=" + form_encode(s.client_id) +
+                        "&client_secret=" + form_encode(s.client_secret);
+        if (!s.scope.empty()) b += "&scope=" + form_encode(s.scope);
+        if (!s.audience.empty()) b += "&audience=" + form_encode(s.audience);
         req.set(http::field::content_type, "application/x-www-form-urlencoded");
         req.body() = std::move(b);
     }

@@ -1,13 +1,20 @@
 // Status classification, Retry-After and backoff. Pure; unit-tested in tests/test_request.cpp.
 #pragma once
 
+#include <payouts/detail/url.hpp>
 #include <payouts/error.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
+#include <iomanip>
+#include <locale>
 #include <optional>
 #include <random>
+#include <sstream>
+#include <string>
 #include <string_view>
 
 namespace payouts::detail {
@@ -39,75 +46,48 @@ inline bool retryable_status(unsigned status) noexcept {
     return status == 429 || (status >= 500 && status < 600 && status != 501 && status != 505);
 }
 
-inline bool parse_fixed_digits(std::string_view s, int& out) noexcept {
-    out = 0;
-    if (s.empty()) return false;
-    for (char c : s) {
-        if (c < '0' || c > '9') return false;
-        out = out * 10 + (c - '0');
-    }
-    return true;
-}
-
-inline int month_from_name(std::string_view m) noexcept {
-    constexpr std::string_view names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    for (int i = 0; i < 12; ++i)
-        if (names[i] == m) return i + 1;
-    return 0;
-}
-
-inline std::optional<std::chrono::sys_seconds> make_time(int y, int mo, int d, int h, int mi,
-                                                         int s) noexcept {
-    using namespace std::chrono;
-    year_month_day const ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
-    if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
-    return sys_days{ymd} + hours{h} + minutes{mi} + seconds{s};
+// Whether `s` has the shape `picture` draws: '9' a digit, '_' a digit or a space, 'A' an upper
+// and 'a' a lower case letter, '?' any character, any other character itself.
+inline bool has_shape(std::string_view s, std::string_view picture) noexcept {
+    auto const fits = [](char c, char p) {
+        bool const digit = urls::grammar::digit_chars(c);
+        return p == '9'   ? digit
+               : p == '_' ? digit || c == ' '
+               : p == 'A' ? c >= 'A' && c <= 'Z'
+               : p == 'a' ? c >= 'a' && c <= 'z'
+                          : p == '?' || p == c;
+    };
+    return s.size() == picture.size() && std::equal(s.begin(), s.end(), picture.begin(), fits);
 }
 
 /// \brief Parses an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT",
 /// and the obsolete RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime
 /// "Sun Nov  6 08:49:37 1994" forms recipients must accept.
-inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s) noexcept {
+inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view s) {
+    // The form is told by its weekday (not checked): three letters and a comma, a longer name
+    // and a comma, or three letters alone. get_time is lenient about case, spaces and digit
+    // counts: the exact shape of what follows the weekday is checked first.
+    static constexpr std::string_view shapes[] = {
+        ", 99 Aaa 9999 99:99:99 GMT", ", 99-Aaa-99 99:99:99 GMT", " Aaa _9 99:99:99 9999"};
+    static constexpr char const* formats[] = {", %d %b %Y %H:%M:%S GMT", ", %d-%b-%y %H:%M:%S GMT",
+                                              " %b %e %H:%M:%S %Y"};
     auto const comma = s.find(',');
-    int d = 0, y = 0, h = 0, mi = 0, se = 0;
-    auto const hms = [&](std::string_view t) {
-        return t.size() == 8 && t[2] == ':' && t[5] == ':' &&
-               parse_fixed_digits(t.substr(0, 2), h) && parse_fixed_digits(t.substr(3, 2), mi) &&
-               parse_fixed_digits(t.substr(6, 2), se);
-    };
-    if (comma == 3) { // IMF-fixdate
-        if (s.size() != 29 || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
-            s[25] != ' ' || s.substr(26) != "GMT")
-            return std::nullopt;
-        int const mo = month_from_name(s.substr(8, 3));
-        if (!mo || !parse_fixed_digits(s.substr(5, 2), d) ||
-            !parse_fixed_digits(s.substr(12, 4), y) || !hms(s.substr(17, 8)))
-            return std::nullopt;
-        return make_time(y, mo, d, h, mi, se);
-    }
-    if (comma != std::string_view::npos) { // RFC 850: weekday, DD-Mon-YY HH:MM:SS GMT
-        auto const r = s.substr(comma + 1);
-        if (r.size() != 23 || r[0] != ' ' || r[3] != '-' || r[7] != '-' || r[10] != ' ' ||
-            r[19] != ' ' || r.substr(20) != "GMT")
-            return std::nullopt;
-        int const mo = month_from_name(r.substr(4, 3));
-        if (!mo || !parse_fixed_digits(r.substr(1, 2), d) ||
-            !parse_fixed_digits(r.substr(8, 2), y) || !hms(r.substr(11, 8)))
-            return std::nullopt;
-        y += y < 70 ? 2000 : 1900; // RFC 9110: interpret a two-digit year as within 50 years
-        return make_time(y, mo, d, h, mi, se);
-    }
-    // asctime: "Sun Nov  6 08:49:37 1994"
-    if (s.size() != 24 || s[3] != ' ' || s[7] != ' ' || s[10] != ' ' || s[19] != ' ')
-        return std::nullopt;
-    int const mo = month_from_name(s.substr(4, 3));
-    std::string_view day = s.substr(8, 2);
-    if (day[0] == ' ') day.remove_prefix(1);
-    if (!mo || !parse_fixed_digits(day, d) || !hms(s.substr(11, 8)) ||
-        !parse_fixed_digits(s.substr(20, 4), y))
-        return std::nullopt;
-    return make_time(y, mo, d, h, mi, se);
+    int const form = comma == 3 ? 0 : comma != std::string_view::npos ? 1 : 2;
+    auto const rest = s.substr(std::min(form == 2 ? 3 : comma, s.size()));
+    if (!has_shape(rest, shapes[form])) return std::nullopt;
+    std::istringstream in{std::string(rest)};
+    in.imbue(std::locale::classic());
+    std::tm tm{};
+    in >> std::get_time(&tm, formats[form]);
+    if (in.fail()) return std::nullopt;
+    // RFC 850's two-digit year: 70-99 are 19xx, 00-69 20xx (RFC 9110: within 50 years),
+    // whatever the C library's pivot.
+    if (form == 1) tm.tm_year = tm.tm_year % 100 + (tm.tm_year % 100 < 70 ? 100 : 0);
+    using namespace std::chrono;
+    year_month_day const ymd{year{tm.tm_year + 1900}, month(tm.tm_mon + 1), day(tm.tm_mday)};
+    if (!ymd.ok()) return std::nullopt;
+    // get_time has checked the ranges of the time (a leap second, :60, is the next minute's).
+    return sys_days{ymd} + hours{tm.tm_hour} + minutes{tm.tm_min} + seconds{tm.tm_sec};
 }
 
 // The longest wait a Retry-After can ask for, in either form (the caller clamps it to its
@@ -118,18 +98,12 @@ inline constexpr std::int64_t max_retry_after_seconds = 100000000;
 /// `now`; a date in the past means no wait), at most `max_retry_after_seconds`. Anything else
 /// is ignored (nullopt).
 inline std::optional<std::chrono::milliseconds>
-parse_retry_after(std::string_view v, std::chrono::system_clock::time_point now) noexcept {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
+parse_retry_after(std::string_view v, std::chrono::system_clock::time_point now) {
+    v = trim_ows(v);
     if (v.empty()) return std::nullopt;
     if (v.find_first_not_of("0123456789") == std::string_view::npos) {
-        std::int64_t secs = 0;
-        for (char c : v) {
-            secs = secs * 10 + (c - '0');
-            if (secs > max_retry_after_seconds) break;
-        }
+        std::int64_t secs = max_retry_after_seconds; // from_chars keeps it when out of range
+        std::from_chars(v.data(), v.data() + v.size(), secs);
         return std::chrono::seconds(std::min(secs, max_retry_after_seconds));
     }
     auto const t = parse_http_date(v);

@@ -9,6 +9,8 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/url/authority_view.hpp>
+#include <boost/url/parse.hpp>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -98,31 +100,16 @@ inline error_code prepare_tls_connection(SSL* ssl, std::string const& host, bool
 
 namespace tls_message_detail {
 
-// "host" of "host:port" or "[v6]:port" (the whole text when it has no port).
+// "host" of "host:port" or "[v6]:port" (the whole text when it is no authority).
 inline std::string host_of(std::string_view host_port) {
-    if (host_port.starts_with('[')) {
-        auto const close = host_port.find(']');
-        if (close != std::string_view::npos) return std::string(host_port.substr(1, close - 1));
-    }
-    auto const colon = host_port.rfind(':');
-    if (colon != std::string_view::npos && host_port.find(':') == colon)
-        return std::string(host_port.substr(0, colon));
-    return std::string(host_port);
+    auto const a = boost::urls::parse_authority(host_port);
+    return a ? std::string(a->encoded_host_address()) : std::string(host_port);
 }
 
+// "TLS 1.x" for OpenSSL's TLS1_x_VERSION, the wire's {3, x + 1}; empty for anything else.
 inline std::string version_name(long v) {
-    switch (v) {
-    case TLS1_VERSION:
-        return "TLS 1.0";
-    case TLS1_1_VERSION:
-        return "TLS 1.1";
-    case TLS1_2_VERSION:
-        return "TLS 1.2";
-    case TLS1_3_VERSION:
-        return "TLS 1.3";
-    default:
-        return {};
-    }
+    if (v < TLS1_VERSION || v > TLS1_3_VERSION) return {};
+    return "TLS 1." + std::to_string(v - TLS1_VERSION);
 }
 
 // The verifier's own account of a failed verification: which check failed and, for a name
@@ -145,16 +132,9 @@ inline std::string verify_problem(SSL const* ssl, std::string_view host_port) {
         }
         m += v == X509_V_ERR_HOSTNAME_MISMATCH ? "the certificate does not match host name \""
                                                : "the certificate does not match IP address \"";
-        m += name;
-        m += '"';
-        return m;
+        return m + name + '"';
     }
-    if (v != X509_V_OK) {
-        m += X509_verify_cert_error_string(v);
-        return m;
-    }
-    m += "certificate verify failed";
-    return m;
+    return m + (v != X509_V_OK ? X509_verify_cert_error_string(v) : "certificate verify failed");
 }
 
 // What went wrong, from an error of Asio's OpenSSL category: the library's reason string,

@@ -7,6 +7,10 @@
 #include <boost/system/result.hpp>
 #include <boost/url/decode_view.hpp>
 #include <boost/url/encode.hpp>
+#include <boost/url/grammar/alnum_chars.hpp>
+#include <boost/url/grammar/alpha_chars.hpp>
+#include <boost/url/grammar/ci_string.hpp>
+#include <boost/url/grammar/digit_chars.hpp>
 #include <boost/url/ipv4_address.hpp>
 #include <boost/url/ipv6_address.hpp>
 #include <boost/url/parse.hpp>
@@ -42,19 +46,11 @@ struct proxy_url {
     std::string user, password;
 };
 
-inline bool is_ascii_alpha(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-inline bool is_ascii_digit(char c) noexcept {
-    return c >= '0' && c <= '9';
-}
-inline char ascii_lower(char c) noexcept {
-    return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
-}
-
-// RFC 3986 unreserved characters: the only ones a segment we build carries literally.
-inline bool is_unreserved(char c) noexcept {
-    return is_ascii_alpha(c) || is_ascii_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+// A header value or list element without its optional whitespace (RFC 9110 OWS) at each end.
+inline std::string_view trim_ows(std::string_view v) noexcept {
+    auto const first = v.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return {};
+    return v.substr(first, v.find_last_not_of(" \t") - first + 1);
 }
 
 // Boost.URL accepts any reg-name (escapes, sub-delims); a host we resolve must be a DNS name.
@@ -68,7 +64,7 @@ inline bool hostname_ok(std::string_view h) noexcept {
             label = 0;
             continue;
         }
-        if (!(is_ascii_alpha(c) || is_ascii_digit(c) || c == '-' || c == '_')) return false;
+        if (!(urls::grammar::alnum_chars(c) || c == '-' || c == '_')) return false;
         if (label == 0 && c == '-') return false;
         if (++label > 63) return false;
     }
@@ -77,6 +73,7 @@ inline bool hostname_ok(std::string_view h) noexcept {
 
 // Empty and dot segments (escaped ones too: servers decode them) would let a server's
 // normalisation move the target out of the prefix. `path` is "" or "/seg...", escapes valid.
+// (Boost.URL's segment views are not used: they hide a leading "/.", taking it for a prefix.)
 inline bool segments_ok(std::string_view path) {
     for (std::size_t i = 0; i < path.size();) {
         auto const end = std::min(path.find('/', i + 1), path.size());
@@ -99,7 +96,7 @@ inline std::string redacted_url(std::string_view s) {
     auto const authority_end = rest.find_first_of("/?#");
     std::string out;
     for (char c : s.substr(0, scheme_end + 3).substr(0, 19))
-        out += is_ascii_alpha(c) || c == ':' || c == '/' ? c : '?';
+        out += urls::grammar::alpha_chars(c) || c == ':' || c == '/' ? c : '?';
     if (at != std::string_view::npos) out += "(user info not shown)@";
     for (char c : rest.substr(0, authority_end).substr(0, 100))
         out += static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '"' ? '?' : c;
@@ -109,9 +106,8 @@ inline std::string redacted_url(std::string_view s) {
 
 // Parses `s` as a URI with an authority and neither query nor fragment; what is wrong, or null.
 inline char const* parse_authority_url(std::string_view s, urls::url_view& v) {
-    for (char c : s)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
-            return "contains a space or a control character";
+    if (std::any_of(s.begin(), s.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; }))
+        return "contains a space or a control character";
     auto const r = urls::parse_uri(s);
     if (!r || !r->has_authority()) return "expected http(s)://host[:port][/path]";
     if (r->has_query() || r->has_fragment()) return "a query or fragment is not allowed";
@@ -135,7 +131,7 @@ inline char const* read_host_port(urls::url_view const& v, std::string& host, bo
         ip_literal = false;
         host.clear();
         for (char c : v.encoded_host())
-            host += ascii_lower(c);
+            host += urls::grammar::to_lower(c);
         if (host.empty()) return "missing host";
         if (!hostname_ok(host)) return "invalid host name";
     } else {
@@ -206,26 +202,26 @@ inline bool is_loopback(base_url const& u) noexcept {
     return a && a->is_loopback();
 }
 
+/// "host:port" as an authority (RFC 3986) writes it: an IPv6 literal in brackets.
+inline std::string authority(std::string_view host, std::uint16_t port) {
+    bool const v6 = host.find(':') != std::string_view::npos;
+    return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+}
+
 /// The Host header's value: the port only when not the scheme's default.
 inline std::string host_header(base_url const& u) {
-    std::string h = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    if (u.port != (u.tls ? 443 : 80)) h += ":" + std::to_string(u.port);
-    return h;
+    auto const h = authority(u.host, u.port);
+    return u.port == (u.tls ? 443 : 80) ? h.substr(0, h.rfind(':')) : h;
 }
 
 /// The connection-cache key, scheme://host:port: connections are shared only within it.
 inline std::string origin_key(base_url const& u) {
-    std::string const h = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-    return (u.tls ? "https://" : "http://") + h + ":" + std::to_string(u.port);
+    return (u.tls ? "https://" : "http://") + authority(u.host, u.port);
 }
 
 /// curl's NO_PROXY: comma-separated host names (each matching itself and its subdomains, a
 /// leading '.' optional) or IP literals (matching exactly); ":port" ignored; "*" alone is all.
 inline bool no_proxy_matches(std::string_view rules, std::string_view host) {
-    auto const trim = [](std::string_view x) {
-        auto const b = x.find_first_not_of(" \t");
-        return b == x.npos ? std::string_view() : x.substr(b, x.find_last_not_of(" \t") - b + 1);
-    };
     // Lower case, without brackets or a trailing '.'; IPv6 in one spelling.
     auto const key = [](std::string_view x) {
         if (x.starts_with('[') && x.ends_with(']')) x = x.substr(1, x.size() - 2);
@@ -233,15 +229,15 @@ inline bool no_proxy_matches(std::string_view rules, std::string_view host) {
         if (auto const a = urls::parse_ipv6_address(x)) return a->to_string();
         std::string k;
         for (char c : x)
-            k += ascii_lower(c);
+            k += urls::grammar::to_lower(c);
         return k;
     };
-    if (trim(rules) == "*") return true;
+    if (trim_ows(rules) == "*") return true;
     auto const h = key(host);
     bool const ip = urls::parse_ipv4_address(h) || urls::parse_ipv6_address(h);
     while (!rules.empty()) {
         auto const comma = std::min(rules.find(','), rules.size());
-        auto e = trim(rules.substr(0, comma));
+        auto e = trim_ows(rules.substr(0, comma));
         rules.remove_prefix(std::min(comma + 1, rules.size()));
         if (e.starts_with('[')) // "[v6]:port"; a bare IPv6 literal has more than one ':'
             e = e.substr(0, e.find(']') + 1);
