@@ -63,11 +63,13 @@ struct token_cache {
     bool in_flight = false;
     std::uint64_t flights = 0; // token requests finished so far
     waiter_list waiters;
-    // The last failed request, reported to the fetches that waited for it.
-    error_code last_ec;
-    bool last_retryable = false;
-    int last_status = 0;
-    std::string last_why, last_code, last_message;
+    // How the last request went, reported to the fetches that waited for it.
+    struct outcome {
+        error_code ec;
+        bool retryable = false;
+        int status = 0;
+        std::string why, code, message;
+    } last;
 
     bool valid(std::chrono::steady_clock::time_point now) const noexcept {
         return !token.empty() && now < expires;

@@ -28,7 +28,6 @@
 #include <chrono>
 #include <exception>
 #include <memory>
-#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,11 +38,6 @@ namespace payouts::detail {
 inline long long rate_limit_count(std::string_view v) {
     auto const n = parse_int64(trim_ows(v));
     return n && *n >= 0 ? *n : -1;
-}
-
-inline std::string_view field_or_empty(response_type const& res, std::string_view name) {
-    auto const it = res.find(name);
-    return it == res.end() ? std::string_view() : std::string_view(it->value());
 }
 
 struct fetch_job : io_job {
@@ -115,9 +109,9 @@ struct fetch_job : io_job {
         fetch_event e;
         e.kind = fetch_event_kind::token_wait_end;
         e.host = prov->setup.token_host;
-        e.http_status = tc.last_status;
-        e.error = tc.last_ec;
-        e.message = tc.last_why;
+        e.http_status = tc.last.status;
+        e.error = tc.last.ec;
+        e.message = tc.last.why;
         call_hook(e);
     }
 };
@@ -143,12 +137,12 @@ inline net::awaitable<bool> wait_for_token(fetch_job& j) {
             co_return false;
         }
         if (!tc.valid(steady::now()) && tc.flights != seen) {
-            a.ec = tc.last_ec;
-            a.retryable = tc.last_retryable;
-            a.why = tc.last_why;
-            j.diag.http_status = tc.last_status;
-            j.diag.provider_code = tc.last_code;
-            j.diag.provider_message = tc.last_message;
+            a.ec = tc.last.ec;
+            a.retryable = tc.last.retryable;
+            a.why = tc.last.why;
+            j.diag.http_status = tc.last.status;
+            j.diag.provider_code = tc.last.code;
+            j.diag.provider_message = tc.last.message;
             j.diag.host = j.prov->setup.token_host;
             co_return false;
         }
@@ -164,12 +158,12 @@ inline void interpret_response(fetch_job& j, response_type& res, std::string_vie
     auto const status = res.result_int();
     d.http_status = int(status);
     for (auto const& h : s.request_id_headers)
-        if (auto v = field_or_empty(res, h); !v.empty()) {
+        if (auto const v = res[h]; !v.empty()) {
             d.request_id.assign(v.substr(0, 256));
             break;
         }
     if (!s.rate_limit_header.empty()) {
-        a.rate_limit_remaining = field_or_empty(res, s.rate_limit_header);
+        a.rate_limit_remaining = res[s.rate_limit_header];
         d.rate_limit_remaining = rate_limit_count(a.rate_limit_remaining);
     }
     if (status / 100 == 2) {
@@ -195,7 +189,7 @@ inline void interpret_response(fetch_job& j, response_type& res, std::string_vie
         j.emit(fetch_event_kind::decode_error);
     a.retryable = retryable_status(status) && a.ec != errc::not_found;
     if (a.retryable)
-        if (auto const ra = field_or_empty(res, "Retry-After"); !ra.empty())
+        if (auto const ra = res[http::field::retry_after]; !ra.empty())
             a.retry_after = parse_retry_after(ra, std::chrono::system_clock::now());
     if (status == 401 && s.oauth && !j.token_renewed) {
         j.prov->token.invalidate(token_used);

@@ -59,34 +59,29 @@ inline net::awaitable<void> token_flight(std::shared_ptr<client_core> core,
     auto& tc = prov->token;
     tc.in_flight = false;
     ++tc.flights;
-    tc.last_ec = {};
-    tc.last_retryable = false;
-    tc.last_status = 0;
-    tc.last_why.clear();
-    tc.last_code.clear();
-    tc.last_message.clear();
+    tc.last = {};
     if (ec) {
         // A proxy's refusal is the proxy's, not the OAuth credentials'.
-        tc.last_ec = ec == errc::proxy_refused ? ec : error_code(errc::token_request_failed);
-        tc.last_retryable = ec == condition::retryable || j.transient;
-        tc.last_why = "token request to " + s.token_host + " failed: " + why;
+        tc.last.ec = ec == errc::proxy_refused ? ec : error_code(errc::token_request_failed);
+        tc.last.retryable = ec == condition::retryable || j.transient;
+        tc.last.why = "token request to " + s.token_host + " failed: " + why;
     } else {
         auto const& res = p->get();
-        tc.last_status = int(res.result_int());
-        if (tc.last_status / 100 == 2) {
-            auto r = parse_token_reply(res.body(), tc.last_why);
+        tc.last.status = int(res.result_int());
+        if (tc.last.status / 100 == 2) {
+            auto r = parse_token_reply(res.body(), tc.last.why);
             if (r) {
                 tc.token = std::move(r->access_token);
                 tc.expires = steady::now() + token_lifetime(r->expires_in);
             } else {
-                tc.last_ec = r.error();
+                tc.last.ec = r.error();
             }
         } else {
-            tc.last_ec = errc::token_request_failed;
-            tc.last_retryable = retryable_status(res.result_int());
-            read_oauth_error(res.body(), tc.last_code, tc.last_message);
-            tc.last_why = "token endpoint " + s.token_host + " answered HTTP " +
-                          std::to_string(tc.last_status);
+            tc.last.ec = errc::token_request_failed;
+            tc.last.retryable = retryable_status(res.result_int());
+            read_oauth_error(res.body(), tc.last.code, tc.last.message);
+            tc.last.why = "token endpoint " + s.token_host + " answered HTTP " +
+                          std::to_string(tc.last.status);
         }
     }
     tc.waiters.wake_all();

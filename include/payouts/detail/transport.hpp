@@ -161,11 +161,6 @@ struct io_job : std::enable_shared_from_this<io_job> {
     }
 };
 
-inline std::string host_port(std::string const& host, std::uint16_t port) {
-    bool const v6 = host.find(':') != std::string::npos;
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 // Connects `c` to `url`: directly or through the proxy's CONNECT tunnel, then for https the TLS
 // handshake, verified (peer, host name, SNI) whatever context the client uses.
 inline net::awaitable<error_code> connect(client_core& core, io_job& j, connection& c,
@@ -177,7 +172,7 @@ inline net::awaitable<error_code> connect(client_core& core, io_job& j, connecti
     std::string const& host = tunnel ? core.proxy->host : url.host;
     std::uint16_t const port = tunnel ? core.proxy->port : url.port;
     bool const ip_literal = tunnel ? core.proxy->ip_literal : url.ip_literal;
-    std::string const where = host_port(host, port);
+    std::string const where = authority(host, port);
     auto const fail = [&](std::string w) {
         why = j.cancelled ? "cancelled" : std::move(w);
         return j.io_error(ec);
@@ -216,7 +211,7 @@ inline net::awaitable<error_code> connect(client_core& core, io_job& j, connecti
     j.phase = "TLS handshake";
     j.limit_io(std::min(steady::now() + cfg.handshake_timeout, deadline));
     co_await c.tls->async_handshake(net::ssl::stream_base::client, on_error(ec));
-    auto const peer = host_port(url.host, url.port);
+    auto const peer = authority(url.host, url.port);
     if (ec)
         co_return fail(j.timed_out ? "TLS handshake with " + peer + " timed out"
                                    : tls_failure_message(c.tls->native_handle(), ec, peer));
@@ -280,7 +275,7 @@ net::awaitable<error_code> round_trip(client_core& core, io_job& j, base_url con
         }
         if (ec && c.tls && !lease.reused && ec.category() == net::error::get_ssl_category())
             // TLS 1.3 reports a refused client certificate on the first read, not the handshake.
-            why = tls_failure_message(c.tls->native_handle(), ec, host_port(url.host, url.port));
+            why = tls_failure_message(c.tls->native_handle(), ec, authority(url.host, url.port));
         else if (ec)
             why = std::string(j.phase) + ": " + j.io_error(ec).message();
         break;
