@@ -12,7 +12,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -32,26 +31,28 @@ namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using steady = std::chrono::steady_clock;
 
-// One connection: Beast's tcp_stream, and Asio's TLS stream over it once TLS starts (plaintext
-// loopback URLs, and the proxy's CONNECT before TLS, use the TCP stream alone).
+// One connection: a TCP socket, and Asio's TLS stream over it once TLS starts (plaintext
+// loopback URLs, and the proxy's CONNECT before TLS, use the socket alone). The fetch's own
+// timer bounds its I/O (io_job::limit_io): Beast's tcp_stream, whose timers and rate limit
+// would go unused, would add a layer to every read and write.
 struct connection {
     explicit connection(net::any_io_executor ex)
         : plain(std::move(ex)) {}
 
-    beast::tcp_stream plain; // moved into `tls` by start_tls
-    std::optional<net::ssl::stream<beast::tcp_stream>> tls;
+    tcp::socket plain; // moved into `tls` by start_tls
+    std::optional<net::ssl::stream<tcp::socket>> tls;
     beast::flat_buffer buffer; // bytes read beyond the last message stay here
     steady::time_point idle_since{};
 
-    beast::tcp_stream& tcp() noexcept { return tls ? tls->next_layer() : plain; }
+    tcp::socket& socket() noexcept { return tls ? tls->next_layer() : plain; }
     void start_tls(net::ssl::context& ctx) { tls.emplace(std::move(plain), ctx); }
 
     // Closing the socket ends whatever is pending on it (operation_aborted). A client that drops
     // a connection owes the server no TLS close_notify.
     void close() noexcept {
         error_code ignored;
-        tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-        tcp().close();
+        socket().shutdown(tcp::socket::shutdown_both, ignored);
+        socket().close(ignored);
     }
 };
 

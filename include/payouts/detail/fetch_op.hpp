@@ -76,7 +76,7 @@ struct fetch_job : io_job {
         return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t);
     }
 
-    void call_hook(fetch_event& e) const {
+    void call_hook(fetch_event e) const {
         e.provider = ops.name;
         e.attempt = requests;
         e.elapsed = since(start);
@@ -105,13 +105,13 @@ struct fetch_job : io_job {
 
     void emit_token_wait_end() const {
         if (!core->cfg.on_event) return;
-        auto const& tc = prov->token;
+        auto const& last = prov->token.last;
         fetch_event e;
         e.kind = fetch_event_kind::token_wait_end;
         e.host = prov->setup.token_host;
-        e.http_status = tc.last.status;
-        e.error = tc.last.ec;
-        e.message = tc.last.why;
+        e.http_status = last.status;
+        e.error = last.ec;
+        e.message = last.why;
         call_hook(e);
     }
 };
@@ -280,17 +280,6 @@ inline net::awaitable<void> run_fetch(std::shared_ptr<fetch_job> jp) {
 
 using fetch_handler = net::any_completion_handler<void(error_code, payout)>;
 
-// In the caller's cancellation slot: any cancellation type ends the fetch, closing the
-// connection it was using (the coroutine's own slot stays empty).
-struct fetch_cancellation {
-    explicit fetch_cancellation(std::weak_ptr<fetch_job> j) noexcept
-        : job(std::move(j)) {}
-    std::weak_ptr<fetch_job> job;
-    void operator()(net::cancellation_type t) const {
-        if (auto j = job.lock(); j && t != net::cancellation_type::none) j->cancel();
-    }
-};
-
 // Completes the caller's handler through its own executor, which it keeps busy until then.
 // It hands the handler and that executor over at the call instead of leaving them to co_spawn's
 // frame, so nothing of the caller's (a use_future promise, say) is released on this thread
@@ -333,8 +322,13 @@ inline void start_fetch(std::shared_ptr<client_core> core, provider_ops const& o
     j->id_segment = std::move(id_segment);
     j->ec = id_ec;
     j->diag.message = std::move(id_why);
+    // Any cancellation type ends the fetch, closing the connection it was using (the
+    // coroutine's own slot stays empty).
     auto slot = net::get_associated_cancellation_slot(handler);
-    if (slot.is_connected()) slot.template emplace<fetch_cancellation>(j);
+    if (slot.is_connected())
+        slot.assign([w = std::weak_ptr<fetch_job>(j)](net::cancellation_type t) {
+            if (auto const job = w.lock(); job && t != net::cancellation_type::none) job->cancel();
+        });
     net::any_completion_executor work = net::prefer(net::get_associated_executor(handler, io),
                                                     net::execution::outstanding_work.tracked);
     net::co_spawn(io, run_fetch(j), fetch_completion{std::move(handler), j, slot, std::move(work)});

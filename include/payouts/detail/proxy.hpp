@@ -9,7 +9,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -30,11 +29,13 @@ struct tunnel_result {
 
 // Sends `CONNECT host:port` on `s` (connected to the proxy `proxy_name`, "host:port") and reads
 // the answer's header. `authorization` is the whole Proxy-Authorization value ("" = none); it
-// never appears in `out.why`. The caller sets the stream's timeouts.
-inline boost::asio::awaitable<error_code>
-open_tunnel(boost::beast::tcp_stream& s, boost::beast::flat_buffer& buffer,
-            std::string_view proxy_name, std::string_view host, std::uint16_t port,
-            std::string_view authorization, std::string_view user_agent, tunnel_result& out) {
+// never appears in `out.why`. The caller bounds the time it takes. `Stream`: a TCP socket, or a
+// stream like Beast's tcp_stream.
+template <class Stream>
+boost::asio::awaitable<error_code> open_tunnel(Stream& s, boost::beast::flat_buffer& buffer,
+                                               std::string_view proxy_name, std::string_view host,
+                                               std::uint16_t port, std::string_view authorization,
+                                               std::string_view user_agent, tunnel_result& out) {
     namespace http = boost::beast::http;
     using boost::asio::redirect_error;
     using boost::asio::use_awaitable;

@@ -1,5 +1,5 @@
 // One HTTP request and its response over a pooled connection, from Beast's and Asio's parts:
-// tcp_stream (timeouts), ssl::stream, http::async_write, http::async_read_header/async_read.
+// a TCP socket, ssl::stream, http::async_write, http::async_read_header/async_read.
 #pragma once
 
 #include <payouts/detail/client_core.hpp>
@@ -10,6 +10,7 @@
 #include <payouts/error.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -39,10 +40,8 @@ inline auto on_error(error_code& ec) {
     return net::redirect_error(net::use_awaitable, ec);
 }
 
-// Our codes for a failed read: the parser's limits are body_too_large, the stream's timeout
-// errc::timeout; the rest passes unchanged.
+// Our code for a failed read: the parser's limits are body_too_large; the rest passes unchanged.
 inline error_code transport_error(error_code ec) {
-    if (ec == beast::error::timeout) return errc::timeout;
     if (ec == http::error::body_limit || ec == http::error::header_limit ||
         ec == http::error::buffer_overflow)
         return errc::body_too_large;
@@ -137,8 +136,8 @@ struct io_job : std::enable_shared_from_this<io_job> {
         if (conn) conn->close();
     }
 
-    // Bounds the I/O from here on by `limit`. One timer per phase instead of tcp_stream's timer
-    // per read and write: each of those cost a timerfd update and a trip through the scheduler.
+    // Bounds the I/O from here on by `limit`: one timer per phase, where one per read and write
+    // (tcp_stream's) cost a timerfd update and a trip through the scheduler each.
     void limit_io(steady::time_point limit) {
         timed_out = false;
         // A wait for a limit still ahead is pending already (the watchdog is never cancelled).
@@ -181,24 +180,24 @@ inline net::awaitable<error_code> connect(client_core& core, io_job& j, connecti
     j.limit_io(std::min(steady::now() + cfg.connect_timeout, deadline));
     j.phase = "connecting";
     if (ip_literal) {
-        co_await c.tcp().async_connect(tcp::endpoint(net::ip::make_address(host), port),
+        co_await c.socket().async_connect(tcp::endpoint(net::ip::make_address(host), port),
                                        on_error(ec));
     } else {
         j.phase = "resolving the host name";
-        tcp::resolver r(c.tcp().get_executor());
+        tcp::resolver r(c.socket().get_executor());
         j.resolver = &r;
         auto const endpoints = co_await r.async_resolve(host, std::to_string(port), on_error(ec));
         j.resolver = nullptr;
         if (ec) co_return fail("resolving " + host + ": " + j.io_error(ec).message());
         j.phase = "connecting";
-        co_await c.tcp().async_connect(endpoints, on_error(ec));
+        co_await net::async_connect(c.socket(), endpoints, on_error(ec));
     }
     if (ec) co_return fail("connecting to " + where + ": " + j.io_error(ec).message());
-    c.tcp().socket().set_option(tcp::no_delay(true), ec);
+    c.socket().set_option(tcp::no_delay(true), ec);
     if (tunnel) {
         j.phase = "opening the proxy tunnel";
         tunnel_result t;
-        ec = co_await open_tunnel(c.tcp(), c.buffer, where, url.host, url.port,
+        ec = co_await open_tunnel(c.socket(), c.buffer, where, url.host, url.port,
                                   core.proxy_authorization, cfg.user_agent, t);
         j.transient = t.retryable; // the proxy's 502-504, or its close before answering
         if (ec) co_return fail(t.why.empty() ? "proxy " + where + ": " + ec.message() : t.why);
@@ -256,7 +255,7 @@ net::awaitable<error_code> round_trip(client_core& core, io_job& j, base_url con
         if (c.tls)
             co_await http::async_write(*c.tls, req, on_error(ec));
         else
-            co_await http::async_write(c.tcp(), req, on_error(ec));
+            co_await http::async_write(c.socket(), req, on_error(ec));
         if (!ec) {
             j.phase = "reading the response";
             // (No co_await inside ?: — GCC 12 miscompiles it.)
@@ -264,7 +263,7 @@ net::awaitable<error_code> round_trip(client_core& core, io_job& j, base_url con
             if (c.tls)
                 ec = co_await read_response(*c.tls, c.buffer, p, limits.first, limits.second);
             else
-                ec = co_await read_response(c.tcp(), c.buffer, p, limits.first, limits.second);
+                ec = co_await read_response(c.socket(), c.buffer, p, limits.first, limits.second);
         }
         bool const nothing_came = (!p || !p->got_some()) && c.buffer.size() == 0;
         if (ec && lease.reused && !fresh_retry && nothing_came && !j.cancelled && !j.timed_out) {
