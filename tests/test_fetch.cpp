@@ -18,6 +18,7 @@
 #include "support/run_until.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -31,6 +32,7 @@
 #include <openssl/x509.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -276,6 +278,29 @@ TEST_CASE("every completion token style") {
         CHECK(p.status == payout_status::paid);
     };
 
+    SUBCASE("a handler bound to another io_context keeps that context's run() until it runs") {
+        net::io_context other; // nothing but the handler: without the fetch's outstanding work
+                               // on it, other.run() would return at once
+        std::atomic<bool> called = false;
+        error_code got;
+        std::string id;
+        std::thread::id ran_on;
+        fetch<Yuno>(c, "cb3", net::bind_executor(other, [&](error_code ec, payout p) {
+                        got = ec;
+                        id = p.id;
+                        ran_on = std::this_thread::get_id();
+                        called = true;
+                    }));
+        std::thread t([&] { other.run(); });
+        auto const other_thread = t.get_id();
+        bool const done = run_until(ioc, [&] { return called.load(); });
+        if (!done) other.stop(); // let the thread end so that the failure is reported
+        t.join();
+        REQUIRE(done);
+        CHECK_MESSAGE(!got, got.message());
+        CHECK(id == "cb3");
+        CHECK(ran_on == other_thread);
+    }
     SUBCASE("plain callback, never inside the initiating call") {
         int calls = 0;
         bool returned = false;

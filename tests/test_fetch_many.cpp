@@ -19,6 +19,7 @@
 #include "support/run_until.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -30,6 +31,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -447,6 +449,38 @@ TEST_CASE("fetch_many: the client destroyed right after initiating, the batch st
         CHECK(b.results[i].value.id == ids[i]);
     }
     CHECK(srv.requests.size() == ids.size());
+}
+
+TEST_CASE("fetch_many: a handler bound to another io_context keeps its run() until it runs") {
+    net::io_context ioc;
+    server srv(ioc, [&](request_record const& r) {
+        return reply::json(200, yuno_body(last_segment(r.target)));
+    });
+    auto cfg = config_for(srv);
+    add_yuno(cfg, srv);
+    client c(ioc, cfg);
+    auto const ids = numbered_ids(4);
+    net::io_context other; // only the completion runs there: the batch's work keeps it running
+    std::atomic<bool> called = false;
+    error_code got = net::error::would_block;
+    std::thread::id ran_on;
+    std::size_t reported = 0;
+    fetch_many<Yuno>(
+        c, ids, batch_options{.concurrency = 2}, [&](batch_result&& r) { reported += !r.ec; },
+        net::bind_executor(other, [&](error_code ec) {
+            got = ec;
+            ran_on = std::this_thread::get_id();
+            called = true;
+        }));
+    std::thread t([&] { other.run(); });
+    auto const other_thread = t.get_id();
+    bool const done = run_until(ioc, [&] { return called.load(); });
+    if (!done) other.stop(); // let the thread end so that the failure is reported
+    t.join();
+    REQUIRE(done);
+    CHECK_MESSAGE(!got, got.message());
+    CHECK(ran_on == other_thread);
+    CHECK(reported == ids.size());
 }
 
 TEST_CASE("fetch_many: initiated from another thread with use_future") {

@@ -114,7 +114,9 @@ private:
 /// `void(error_code, payout)`. With `asio::use_awaitable` or `asio::deferred` (the default) a
 /// failure throws `boost::system::system_error`; use `asio::as_tuple(asio::use_awaitable)` to
 /// get `(error_code, payout)`. Also works with `asio::use_future` and plain callbacks. The
-/// handler is never invoked from inside this call.
+/// handler is never invoked from inside this call; it is invoked through its associated
+/// executor (by default the client's), which counts the operation as outstanding work until
+/// then.
 ///
 /// \par Errors
 /// errc::invalid_id (id breaks P's id rule; nothing is sent), errc::missing_credentials,

@@ -7,6 +7,7 @@
 #include <payouts/payout.hpp>
 #include <payouts/provider.hpp>
 
+#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
@@ -16,7 +17,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -28,6 +31,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace payouts {
@@ -122,6 +126,9 @@ struct batch {
     batch_options opt; // normalised
     OnResult on_result;
     net::any_completion_handler<void(error_code)> handler;
+    // The handler's executor, kept busy until the handler is handed to it (as fetch does).
+    net::any_completion_executor handler_work = net::prefer(
+        net::get_associated_executor(handler, core->ex), net::execution::outstanding_work.tracked);
     rate_budget budget{opt.rate_limit_pause};
     std::list<worker> workers; // stable addresses: each worker coroutine holds its own
     std::size_t running = 0;   // workers not finished yet
@@ -224,8 +231,8 @@ struct batch {
         auto slot = net::get_associated_cancellation_slot(handler);
         if (slot.is_connected()) slot.clear(); // it holds a reference to this batch
         error_code const ec = cancelled ? net::error::operation_aborted : error_code();
-        auto const ex = net::get_associated_executor(handler, core->ex);
-        net::dispatch(ex, [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
+        net::dispatch(std::exchange(handler_work, {}),
+                      [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
     }
 };
 
@@ -245,11 +252,14 @@ struct batch {
 /// \par Completion signature
 /// `void(error_code)`: empty when every id was reported; asio::error::operation_aborted after a
 /// cancellation. The handler is never invoked from inside this call; it is invoked through its
-/// associated executor (by default the client's), after the last `on_result`.
+/// associated executor (by default the client's), after the last `on_result`. That executor
+/// counts the operation as outstanding work until then, so an execution context that only runs
+/// the handler does not return from `run()` early.
 ///
 /// \par Object lifetimes
 /// `c` may be destroyed while the operation runs (it keeps what it needs); the execution
-/// context must outlive the operation. `ids` and `on_result` are moved in.
+/// context must outlive the operation. `ids` and `on_result` are moved in. `on_result` must not
+/// throw: an exception from it leaves the client's `run()` and the batch never completes.
 ///
 /// \par Thread safety
 /// May be initiated from any thread: the operation starts on the client's executor, so
