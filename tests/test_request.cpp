@@ -224,6 +224,17 @@ TEST_CASE("each refusal says what is wrong") {
     CHECK(why_for("https://example.com/v 1") == "contains a space or a control character");
     CHECK(why_for("https://") == "missing host");
     CHECK(why_for("https://exa%41mple.com") == "invalid host name");
+    // A name ending in a number is an IPv4 address to the resolver ("127.1" is 127.0.0.1): only
+    // a valid dotted address is taken, as one.
+    for (auto const* numeric :
+         {"https://127.1", "https://999.1.1.1", "https://example.123", "https://example.123.",
+          "https://0x7f.1", "https://a.0X1F", "https://a.0x", "https://4294967295"})
+        CHECK_MESSAGE(why_for(numeric) == "invalid host name", numeric);
+    for (auto const* named : {"https://1a.example", "https://example.123a", "https://0xg.example",
+                              "https://example.0xg", "https://127.0.0.1", "https://example.com."}) {
+        std::string why;
+        CHECK_MESSAGE(detail::parse_base_url(named, why).has_value(), named, ": ", why);
+    }
     CHECK(why_for("https://[::1]x") == "invalid host");
     CHECK(why_for("https://example.com:") == "empty port");
     CHECK(why_for("https://example.com:0") == "port out of range");

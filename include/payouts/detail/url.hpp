@@ -9,8 +9,10 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/grammar/alnum_chars.hpp>
 #include <boost/url/grammar/alpha_chars.hpp>
+#include <boost/url/grammar/charset.hpp>
 #include <boost/url/grammar/ci_string.hpp>
 #include <boost/url/grammar/digit_chars.hpp>
+#include <boost/url/grammar/hexdig_chars.hpp>
 #include <boost/url/ipv4_address.hpp>
 #include <boost/url/ipv6_address.hpp>
 #include <boost/url/parse.hpp>
@@ -68,6 +70,18 @@ inline bool hostname_ok(std::string_view h) noexcept {
         if (label == 0 && c == '-') return false;
         if (++label > 63) return false;
     }
+    // A last label that is a number makes the name an IPv4 address to the resolver (inet_aton
+    // reads "127.1" as 127.0.0.1) though not to Boost.URL: refused, as the WHATWG URL standard
+    // refuses such a host when it is not a valid address.
+    auto last = h.substr(0, h.size() - (h.back() == '.'));
+    last = last.substr(last.rfind('.') + 1);
+    namespace g = urls::grammar;
+    bool const hex = last.starts_with("0x") || last.starts_with("0X");
+    auto const rest = hex ? last.substr(2) : last;
+    bool const number =
+        hex ? g::find_if_not(rest.begin(), rest.end(), g::hexdig_chars) == rest.end()
+            : g::find_if_not(rest.begin(), rest.end(), g::digit_chars) == rest.end();
+    if (number) return false;
     return h.back() != '-';
 }
 
