@@ -613,6 +613,23 @@ TEST_CASE("fetch through tinyproxy with wrong or missing credentials: proxy_refu
     CHECK(px.connects_to("localhost:" + std::to_string(srv.port())) >= 3);
 }
 
+TEST_CASE("fetch through a proxy that never answers CONNECT: the connect timeout ends it") {
+    net::io_context ioc;
+    server srv(ioc, provider_script);
+    fake_proxy fp(ioc, "", true);
+    auto cfg = config_for(srv, "http://127.0.0.1:" + std::to_string(fp.port()));
+    cfg.connect_timeout = 200ms;
+    cfg.retry.max_attempts = 2;
+    client c(ioc, cfg);
+    auto const o = get<Yuno>(ioc, c, "po-stall");
+    CHECK(o.ec == errc::timeout);
+    CHECK(o.d.attempts == 2); // each attempt had its own connect limit, well inside the deadline
+    CHECK_MESSAGE(o.d.message == "proxy 127.0.0.1:" + std::to_string(fp.port()) + ": timed out",
+                  o.d.message);
+    CHECK(fp.requests.size() == 2);
+    CHECK(srv.connections == 0);
+}
+
 TEST_CASE("no_proxy: matching hosts go direct, others through the proxy") {
     net::io_context ioc;
     server srv(ioc, provider_script);

@@ -181,7 +181,7 @@ inline net::awaitable<error_code> connect(client_core& core, io_job& j, connecti
     j.phase = "connecting";
     if (ip_literal) {
         co_await c.socket().async_connect(tcp::endpoint(net::ip::make_address(host), port),
-                                       on_error(ec));
+                                          on_error(ec));
     } else {
         j.phase = "resolving the host name";
         tcp::resolver r(c.socket().get_executor());
@@ -200,7 +200,9 @@ inline net::awaitable<error_code> connect(client_core& core, io_job& j, connecti
         ec = co_await open_tunnel(c.socket(), c.buffer, where, url.host, url.port,
                                   core.proxy_authorization, cfg.user_agent, t);
         j.transient = t.retryable; // the proxy's 502-504, or its close before answering
-        if (ec) co_return fail(t.why.empty() ? "proxy " + where + ": " + ec.message() : t.why);
+        if (ec)
+            co_return fail(t.why.empty() ? "proxy " + where + ": " + j.io_error(ec).message()
+                                         : t.why);
     }
     if (!url.tls) co_return error_code();
 
