@@ -6,6 +6,7 @@
 #include <payouts/payouts.hpp>
 
 #include "support/child_process.hpp"
+#include "support/fetch_helpers.hpp"
 #include "support/https_server.hpp"
 #include "support/run_until.hpp"
 
@@ -48,6 +49,11 @@ using namespace payouts;
 using namespace std::chrono_literals;
 namespace net = boost::asio;
 namespace fs = std::filesystem;
+using test_support::add_provider;
+using test_support::config_for;
+using test_support::creds;
+using test_support::get;
+using test_support::outcome;
 using test_support::reply;
 using test_support::request_record;
 using test_support::server;
@@ -78,54 +84,13 @@ std::string raw_response(std::string const& headers, std::string const& body,
     return status_line + "\r\n" + headers + "\r\n" + body;
 }
 
-using creds = std::map<std::string, std::string, std::less<>>;
-
-client_config config_for(server const& srv) {
-    client_config c;
-    c.use_system_roots = false;
-    c.ca_pem = srv.ca_pem();
-    c.retry.backoff_base = 1ms;
-    c.retry.backoff_cap = 4ms;
-    c.deadline = 5s;
-    return c;
-}
-
-void add_provider(client_config& c, std::string const& name, std::string base, creds cr,
-                  std::string token_url = {}) {
-    c.providers[name] = provider_config{std::move(base), std::move(token_url), std::move(cr)};
-}
-
 creds const yuno_creds{{"PUBLIC_API_KEY", "p"}, {"PRIVATE_SECRET_KEY", "s"}};
-
-struct outcome {
-    error_code ec;
-    payout p;
-    diagnostics d;
-    bool done = false;
-};
 
 bool no_payout(outcome const& o) {
     return o.p.id.empty() && o.p.raw.empty() && o.p.provider.empty() && !o.p.amount;
 }
 
 using test_support::run_until;
-
-// Runs `ioc` until the fetch completes. A fetch that has not completed after `limit` (far
-// beyond any deadline used here) is a hang: the test fails instead of waiting forever.
-template <class P>
-outcome get(net::io_context& ioc, client& c, typename P::id_type id,
-            std::chrono::seconds limit = 30s) {
-    outcome o;
-    fetch<P>(c, std::move(id), o.d, [&o](error_code ec, payout p) {
-        o.ec = ec;
-        o.p = std::move(p);
-        o.done = true;
-    });
-    auto const completed = [&o] { return o.done; };
-    REQUIRE_MESSAGE(run_until(ioc, completed, limit),
-                    "the fetch did not complete within " << limit.count() << " s");
-    return o;
-}
 
 unsigned long ssl_reason(error_code const& ec) {
     return ERR_GET_REASON(static_cast<unsigned long>(ec.value()));

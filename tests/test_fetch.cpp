@@ -14,6 +14,7 @@
 
 #include <payouts/payouts.hpp>
 
+#include "support/fetch_helpers.hpp"
 #include "support/https_server.hpp"
 #include "support/run_until.hpp"
 
@@ -48,6 +49,11 @@ using namespace payouts;
 using namespace std::chrono_literals;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+using test_support::add_provider;
+using test_support::config_for;
+using test_support::creds;
+using test_support::get;
+using test_support::outcome;
 using test_support::reply;
 using test_support::request_record;
 using test_support::server;
@@ -67,24 +73,6 @@ std::string yuno_body(std::string const& id, std::string const& status = "SUCCEE
            R"(","amount":{"value":10.01,"currency":"BRL"}})";
 }
 
-using creds = std::map<std::string, std::string, std::less<>>;
-
-client_config config_for(server const& srv) {
-    client_config c;
-    c.use_system_roots = false;
-    c.ca_pem = srv.ca_pem();
-    c.retry.backoff_base = 1ms;
-    c.retry.backoff_cap = 4ms;
-    c.deadline = 5s;
-    c.user_agent = "payouts-test/1";
-    return c;
-}
-
-void add_provider(client_config& c, std::string const& name, std::string base, creds cr,
-                  std::string token_url = {}) {
-    c.providers[name] = provider_config{std::move(base), std::move(token_url), std::move(cr)};
-}
-
 // Runs `body` on `ioc` until it finishes; rethrows what it throws.
 template <class F>
 void run(net::io_context& ioc, F&& body) {
@@ -102,27 +90,6 @@ void run(net::io_context& ioc, F&& body) {
 }
 
 using test_support::run_until;
-
-struct outcome {
-    error_code ec;
-    payout p;
-    diagnostics d;
-};
-
-// Fetches and runs `ioc` (the server included) until that fetch completes. Tests keep their
-// checks out of coroutines: GCC 12 builds big coroutine bodies full of assertions very slowly.
-template <class P>
-outcome get(net::io_context& ioc, client& c, typename P::id_type id) {
-    outcome o;
-    bool done = false;
-    fetch<P>(c, std::move(id), o.d, [&](error_code ec, payout p) {
-        o.ec = ec;
-        o.p = std::move(p);
-        done = true;
-    });
-    REQUIRE(run_until(ioc, [&] { return done; }));
-    return o;
-}
 
 // A fetch_event kept past its hook call (the event's views are valid only during the call).
 struct kept_event {

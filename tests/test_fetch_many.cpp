@@ -15,6 +15,7 @@
 
 #include <payouts/payouts.hpp>
 
+#include "support/fetch_helpers.hpp"
 #include "support/https_server.hpp"
 #include "support/run_until.hpp"
 
@@ -46,6 +47,8 @@
 using namespace payouts;
 using namespace std::chrono_literals;
 namespace net = boost::asio;
+using test_support::add_provider;
+using test_support::config_for;
 using test_support::reply;
 using test_support::request_record;
 using test_support::server;
@@ -63,23 +66,6 @@ std::string fixture(std::string const& rel) {
 std::string yuno_body(std::string const& id) {
     return R"({"id":")" + id +
            R"(","status":"SUCCEEDED","amount":{"value":10.01,"currency":"BRL"}})";
-}
-
-using creds = std::map<std::string, std::string, std::less<>>;
-
-client_config config_for(server const& srv) {
-    client_config c;
-    c.use_system_roots = false;
-    c.ca_pem = srv.ca_pem();
-    c.retry.backoff_base = 1ms;
-    c.retry.backoff_cap = 4ms;
-    c.deadline = 5s;
-    c.user_agent = "payouts-test/1";
-    return c;
-}
-
-void add_provider(client_config& c, std::string const& name, std::string base, creds cr) {
-    c.providers[name] = provider_config{std::move(base), {}, std::move(cr)};
 }
 
 void add_yuno(client_config& c, server const& srv) {

@@ -6,6 +6,7 @@
 #include <payouts/payouts.hpp>
 
 #include "support/child_process.hpp"
+#include "support/fetch_helpers.hpp"
 #include "support/https_server.hpp"
 #include "support/tinyproxy.hpp"
 
@@ -477,13 +478,8 @@ struct event_log {
 };
 
 client_config config_for(server const& srv, std::string proxy, std::string host = "localhost") {
-    client_config c;
-    c.use_system_roots = false;
-    c.ca_pem = srv.ca_pem();
-    c.retry.backoff_base = 1ms;
-    c.retry.backoff_cap = 4ms;
+    auto c = test_support::config_for(srv);
     c.deadline = 10s;
-    c.user_agent = "payouts-test/1";
     c.proxy = std::move(proxy);
     std::string const base = "https://" + host + ":" + std::to_string(srv.port());
     c.providers["yuno"] = provider_config{
@@ -494,28 +490,10 @@ client_config config_for(server const& srv, std::string proxy, std::string host 
     return c;
 }
 
-struct outcome {
-    error_code ec;
-    payout p;
-    diagnostics d;
-};
-
-// Fetches and runs `ioc` until that fetch completes, for at most a minute.
+// A minute: a proxy adds its own waits.
 template <class P>
-outcome get(net::io_context& ioc, client& c, typename P::id_type id) {
-    outcome o;
-    bool done = false;
-    fetch<P>(c, std::move(id), o.d, [&](error_code ec, payout p) {
-        o.ec = ec;
-        o.p = std::move(p);
-        done = true;
-    });
-    auto const cap = std::chrono::steady_clock::now() + 60s;
-    ioc.restart();
-    while (!done && ioc.run_one_until(cap)) {
-    }
-    REQUIRE_MESSAGE(done, "the fetch did not complete within a minute");
-    return o;
+test_support::outcome get(net::io_context& ioc, client& c, typename P::id_type id) {
+    return test_support::get<P>(ioc, c, std::move(id), std::chrono::seconds(60));
 }
 
 } // namespace
