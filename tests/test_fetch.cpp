@@ -12,6 +12,7 @@
 #endif
 #endif
 
+#include <payouts/detail/tls.hpp> // prepare_tls_connection
 #include <payouts/payouts.hpp>
 
 #include "support/fetch_helpers.hpp"

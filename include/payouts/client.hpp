@@ -2,14 +2,13 @@
 // wait, how often to retry. fetch.hpp has the operation that uses it.
 #pragma once
 
-#include <payouts/detail/request.hpp>
+#include <payouts/detail/config.hpp>
 #include <payouts/diagnostics.hpp>
 #include <payouts/error.hpp>
 #include <payouts/provider.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/execution_context.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/system/result.hpp>
 
 #include <charconv>
@@ -26,6 +25,10 @@
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+
+namespace boost::asio::ssl {
+class context; // <boost/asio/ssl/context.hpp>, for client_config::tls_context
+} // namespace boost::asio::ssl
 
 namespace payouts {
 
@@ -120,7 +123,8 @@ struct client_config {
     /// the host name and sends SNI, so a context with `verify_none` and no trusted CA fails the
     /// handshake (a verify callback of the context's that accepts every certificate is the
     /// caller's own decision). Shared: the client keeps it alive; do not change it while
-    /// fetches run.
+    /// fetches run. (This header only declares the type: include
+    /// <boost/asio/ssl/context.hpp> to make one.)
     std::shared_ptr<boost::asio::ssl::context> tls_context;
 
     /// \brief Egress proxy for `https://` provider and token URLs:
@@ -186,37 +190,10 @@ inline std::string env_variable(std::string_view provider_name, std::string_view
 
 namespace detail {
 
-inline bool read_common_environment(client_config& cfg, env_lookup const& env, std::string& why) {
-    if (auto v = env("PAYOUTS_ENVIRONMENT"); v && !v->empty()) {
-        if (*v == "sandbox")
-            cfg.env = environment::sandbox;
-        else if (*v == "production")
-            cfg.env = environment::production;
-        else {
-            why = "PAYOUTS_ENVIRONMENT must be \"sandbox\" or \"production\"";
-            return false;
-        }
-    }
-    if (auto v = env("PAYOUTS_CA_FILE"); v && !v->empty()) cfg.ca_file = *v;
-    // The first variable that is set and not empty, as curl reads its proxy variables.
-    auto const first = [&](std::initializer_list<char const*> names) -> std::string {
-        for (char const* n : names)
-            if (auto v = env(n); v && !v->empty()) return *v;
-        return {};
-    };
-    cfg.proxy = first({"PAYOUTS_PROXY", "HTTPS_PROXY", "https_proxy"});
-    cfg.no_proxy = first({"PAYOUTS_NO_PROXY", "NO_PROXY", "no_proxy"});
-    if (auto v = env("PAYOUTS_TIMEOUT_MS"); v && !v->empty()) {
-        std::int64_t ms = 0;
-        auto const [end, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
-        if (ec != std::errc() || end != v->data() + v->size() || v->size() > 9 || ms <= 0) {
-            why = "PAYOUTS_TIMEOUT_MS must be a positive number of milliseconds";
-            return false;
-        }
-        cfg.deadline = std::chrono::milliseconds(ms);
-    }
-    return true;
-}
+// PAYOUTS_ENVIRONMENT, PAYOUTS_CA_FILE, the proxy variables and PAYOUTS_TIMEOUT_MS into `cfg`;
+// false and `why` for a malformed value.
+PAYOUTS_DECL bool read_common_environment(client_config& cfg, env_lookup const& env,
+                                          std::string& why);
 
 template <class P>
 void read_provider_environment(client_config& cfg, env_lookup const& env) {
@@ -333,47 +310,6 @@ private:
     std::shared_ptr<detail::client_core> core_;
 };
 
-} // namespace payouts
-
-#include <payouts/detail/client_core.hpp>
-
-namespace payouts {
-
-inline client::client(executor_type ex, client_config cfg)
-    : core_(std::make_shared<detail::client_core>(std::move(ex), std::move(cfg))) {}
-
-inline client::~client() {
-    if (core_) core_->shutdown();
-}
-
-inline client::executor_type client::get_executor() const noexcept {
-    return core_->ex;
-}
-
-inline client_config const& client::config() const noexcept {
-    return core_->cfg;
-}
-
-inline error_code client::config_error() const noexcept {
-    return core_->config_ec;
-}
-
-inline std::string const& client::config_error_message() const noexcept {
-    return core_->config_why;
-}
-
-inline void client::close_idle_connections() {
-    core_->pool.close_idle();
-}
-
-inline std::size_t client::idle_connections() const noexcept {
-    return core_->pool.idle_count();
-}
-
-inline void client::set_provider_config(std::string const& name, provider_config pc) {
-    core_->set_provider_config(name, std::move(pc));
-}
-
 // The fetch operation's access to the client's internals.
 struct detail_client_access {
     static std::shared_ptr<detail::client_core> const& core(client const& c) noexcept {
@@ -382,3 +318,7 @@ struct detail_client_access {
 };
 
 } // namespace payouts
+
+#ifdef PAYOUTS_HEADER_ONLY
+#include <payouts/impl/client.ipp>
+#endif

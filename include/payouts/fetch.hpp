@@ -3,8 +3,8 @@
 
 #include <payouts/client.hpp>
 #include <payouts/decode.hpp>
-#include <payouts/detail/fetch_op.hpp>
-#include <payouts/detail/request.hpp>
+#include <payouts/detail/config.hpp>
+#include <payouts/detail/provider_ops.hpp>
 #include <payouts/diagnostics.hpp>
 #include <payouts/error.hpp>
 #include <payouts/payout.hpp>
@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution_context.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -29,6 +30,8 @@
 
 namespace payouts {
 namespace detail {
+
+namespace net = boost::asio;
 
 // The template part of a fetch: the id checked and encoded by P's rule; the rest is start_fetch.
 template <class P>
@@ -192,3 +195,7 @@ boost::asio::awaitable<payout> fetch(typename P::id_type id) {
 }
 
 } // namespace payouts
+
+#ifdef PAYOUTS_HEADER_ONLY
+#include <payouts/impl/fetch.ipp>
+#endif

@@ -127,8 +127,9 @@ struct batch {
     OnResult on_result;
     net::any_completion_handler<void(error_code)> handler;
     // The handler's executor, kept busy until the handler is handed to it (as fetch does).
-    net::any_completion_executor handler_work = net::prefer(
-        net::get_associated_executor(handler, core->ex), net::execution::outstanding_work.tracked);
+    net::any_completion_executor handler_work =
+        net::prefer(net::get_associated_executor(handler, executor_of(*core)),
+                    net::execution::outstanding_work.tracked);
     rate_budget budget{opt.rate_limit_pause};
     std::list<worker> workers; // stable addresses: each worker coroutine holds its own
     std::size_t running = 0;   // workers not finished yet
@@ -137,14 +138,16 @@ struct batch {
     std::size_t reported = 0;                     // ids reported (all before this index)
     std::deque<std::optional<batch_result>> done; // results of [reported, next), when in
 
+    net::any_io_executor const& core_ex() const noexcept { return executor_of(*core); }
+
     // On the client's executor.
     static void start(std::shared_ptr<batch> const& self) {
         auto slot = net::get_associated_cancellation_slot(self->handler);
         if (slot.is_connected()) slot.assign([self](net::cancellation_type) { self->cancel(); });
         self->running = std::clamp<std::size_t>(self->ids.size(), 1, self->opt.concurrency);
         for (std::size_t i = 0; i < self->running; ++i)
-            net::co_spawn(self->core->ex,
-                          self->work(self, self->workers.emplace_back(self->core->ex)),
+            net::co_spawn(self->core_ex(),
+                          self->work(self, self->workers.emplace_back(self->core_ex())),
                           [](std::exception_ptr e) {
                               if (e) std::rethrow_exception(e); // thrown by on_result
                           });
@@ -280,7 +283,7 @@ auto fetch_many(client& c, std::vector<typename P::id_type> ids, batch_options o
            OnResult on_result) {
             opt.concurrency = std::max<std::size_t>(opt.concurrency, 1);
             if (opt.reorder_window < opt.concurrency) opt.reorder_window = 4 * opt.concurrency;
-            auto const ex = core->ex;
+            auto const ex = detail::executor_of(*core);
             auto b = std::make_shared<detail::batch<P, OnResult>>(
                 std::move(core), std::move(ids), opt, std::move(on_result), std::move(handler));
             // The client's state belongs to its executor, so the batch starts there; posted, so

@@ -5,6 +5,7 @@
 #include <payouts/client.hpp>
 #include <payouts/convert.hpp>
 #include <payouts/decode.hpp>
+#include <payouts/detail/config.hpp>
 #include <payouts/diagnostics.hpp>
 #include <payouts/error.hpp>
 #include <payouts/fetch.hpp>
@@ -28,3 +29,20 @@ namespace payouts {
 using all_providers = boost::mp11::mp_list<Truust, Druo, Checkout, Yuno, Introw>;
 
 } // namespace payouts
+
+#ifdef PAYOUTS_SEPARATE_COMPILATION
+// Separate mode: the built-in providers' decoders are compiled once, in src.hpp.
+namespace payouts::detail {
+#define PAYOUTS_DETAIL_PROVIDER(P, kind)                                                           \
+    kind template boost::system::result<payout> decode_impl<P>(std::string_view, std::string&,     \
+                                                               std::string*);                      \
+    kind template provider_error read_error_body<P>(std::string_view);
+#define PAYOUTS_DETAIL_BUILTIN_PROVIDERS(kind)                                                     \
+    PAYOUTS_DETAIL_PROVIDER(Truust, kind)                                                          \
+    PAYOUTS_DETAIL_PROVIDER(Druo, kind)                                                            \
+    PAYOUTS_DETAIL_PROVIDER(Checkout, kind)                                                        \
+    PAYOUTS_DETAIL_PROVIDER(Yuno, kind)                                                            \
+    PAYOUTS_DETAIL_PROVIDER(Introw, kind)
+PAYOUTS_DETAIL_BUILTIN_PROVIDERS(extern)
+} // namespace payouts::detail
+#endif

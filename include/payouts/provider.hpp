@@ -38,6 +38,7 @@
 #include <concepts>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -184,6 +185,16 @@ concept provider = requires(std::string_view cur) {
 // clang-format on
 
 namespace detail {
+
+/// The environment variable of a provider setting: PAYOUTS_<NAME>_<suffix>.
+inline std::string env_name(std::string_view provider_name, std::string_view suffix) {
+    std::string s = "PAYOUTS_";
+    for (char c : provider_name)
+        s += c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c;
+    s += '_';
+    s += suffix;
+    return s;
+}
 
 // Every `member` but the two helper slots must name a described member of `payout`, so the
 // field map cannot drift from the model.

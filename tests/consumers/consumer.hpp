@@ -1,5 +1,6 @@
-// The check every consumer runs, whichever way it found payouts: decode a Yuno body, and start
-// a fetch that must fail at once for want of credentials (so it links, runs, and sends nothing).
+// The check every consumer runs, whichever way it found payouts and in either mode: decode a
+// Yuno body, and start a fetch that must fail at once for want of credentials (so it links,
+// runs, and sends nothing). Separate-mode consumers fetch from a second file (second.cpp) too.
 #pragma once
 
 #include <payouts/payouts.hpp>
@@ -73,9 +74,19 @@ inline bool check_fetch() {
     return ok;
 }
 
+#ifdef PAYOUTS_SEPARATE_COMPILATION
+bool second_file_fetches(); // second.cpp
+inline constexpr char const* mode = "separate compilation";
+#else
+inline bool second_file_fetches() {
+    return true;
+}
+inline constexpr char const* mode = "header-only";
+#endif
+
 inline int consumer_main(char const* how) {
-    std::printf("payouts consumer through %s\n", how);
+    std::printf("payouts consumer through %s, %s\n", how, mode);
     bool const decoded = check_decode();
-    bool const fetched = check_fetch();
+    bool const fetched = check_fetch() && second_file_fetches();
     return decoded && fetched ? 0 : 1;
 }

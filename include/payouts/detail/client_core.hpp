@@ -1,8 +1,11 @@
-// The state behind a payouts::client. Included by client.hpp only, after client_config.
+// The state behind a payouts::client. Reached through <payouts/client.hpp> (impl/client.ipp),
+// which declares client_config first.
 #pragma once
 
+#include <payouts/client.hpp>
 #include <payouts/decode.hpp>
 #include <payouts/detail/connection_pool.hpp>
+#include <payouts/detail/provider_ops.hpp>
 #include <payouts/detail/request.hpp>
 #include <payouts/detail/tls.hpp>
 #include <payouts/detail/url.hpp>
@@ -21,38 +24,6 @@
 #include <vector>
 
 namespace payouts::detail {
-
-// What the generic fetch needs of a provider at run time: data and plain functions, so the
-// fetch itself is not a template.
-struct provider_ops {
-    std::string_view name;
-    boost::system::result<provider_setup> (*setup)(provider_config const*, environment,
-                                                   bool allow_plaintext_loopback, std::string& why);
-    // Decodes a 2xx body; a payout takes the body over as its raw copy.
-    boost::system::result<payout> (*decode)(std::string& body, std::string& why);
-    provider_error (*error_body)(std::string_view body);
-    std::span<std::string_view const> not_found_codes;
-};
-
-template <class P>
-struct ops_of {
-    static boost::system::result<provider_setup> setup(provider_config const* pc, environment env,
-                                                       bool loopback, std::string& why) {
-        auto const credential = [pc](std::string_view n) -> std::string const* {
-            if (!pc) return nullptr;
-            auto const it = pc->credentials.find(n);
-            return it == pc->credentials.end() || it->second.empty() ? nullptr : &it->second;
-        };
-        return make_provider_setup<P>(pc ? std::string_view(pc->base_url) : std::string_view(),
-                                      pc ? std::string_view(pc->token_url) : std::string_view(),
-                                      credential, env, loopback, why);
-    }
-    static boost::system::result<payout> decode(std::string& body, std::string& why) {
-        return decode_impl<P>(body, why, &body);
-    }
-    static constexpr provider_ops value{P::name, &setup, &decode, &read_error_body<P>,
-                                        std::span<std::string_view const>(P::not_found_codes)};
-};
 
 // One provider's OAuth token, shared by all fetches of that provider on a client. At most one
 // token request runs at a time ("single flight"); the fetches that need it wait in `waiters`
@@ -117,12 +88,19 @@ public:
     // The provider's slot, set up from the configuration on first use.
     std::shared_ptr<provider_slot> const& slot_for(provider_ops const& ops) {
         for (auto const& s : providers_)
-            if (s->ops->name == ops.name) return s;
+            if (s->ops->transport.name == ops.transport.name) return s;
         auto s = std::make_shared<provider_slot>();
         s->ops = &ops;
-        auto const it = cfg.providers.find(ops.name);
-        auto r = ops.setup(it == cfg.providers.end() ? nullptr : &it->second, cfg.env,
-                           cfg.allow_plaintext_loopback, s->why);
+        auto const it = cfg.providers.find(ops.transport.name);
+        provider_config const* pc = it == cfg.providers.end() ? nullptr : &it->second;
+        auto const credential = [pc](std::string_view n) -> std::string const* {
+            if (!pc) return nullptr;
+            auto const c = pc->credentials.find(n);
+            return c == pc->credentials.end() || c->second.empty() ? nullptr : &c->second;
+        };
+        auto r = make_provider_setup(ops.transport, pc ? std::string_view(pc->base_url) : "",
+                                     pc ? std::string_view(pc->token_url) : "", credential, cfg.env,
+                                     cfg.allow_plaintext_loopback, s->why);
         if (r)
             s->setup = std::move(*r);
         else
@@ -133,7 +111,7 @@ public:
 
     void set_provider_config(std::string const& name, provider_config pc) {
         cfg.providers.insert_or_assign(name, std::move(pc));
-        std::erase_if(providers_, [&](auto const& s) { return s->ops->name == name; });
+        std::erase_if(providers_, [&](auto const& s) { return s->ops->transport.name == name; });
     }
 
     void shutdown() {

@@ -77,7 +77,7 @@ struct fetch_job : io_job {
     }
 
     void call_hook(fetch_event e) const {
-        e.provider = ops.name;
+        e.provider = ops.transport.name;
         e.attempt = requests;
         e.elapsed = since(start);
         try {
@@ -278,8 +278,6 @@ inline net::awaitable<void> run_fetch(std::shared_ptr<fetch_job> jp) {
     if (j.out_diag) *j.out_diag = std::move(j.diag);
 }
 
-using fetch_handler = net::any_completion_handler<void(error_code, payout)>;
-
 // Completes the caller's handler through its own executor, which it keeps busy until then.
 // It hands the handler and that executor over at the call instead of leaving them to co_spawn's
 // frame, so nothing of the caller's (a use_future promise, say) is released on this thread
@@ -310,28 +308,5 @@ struct fetch_completion {
                       });
     }
 };
-
-/// Starts a fetch on the client's executor: the non-template core of every `fetch<P>`.
-/// `id_ec`/`id_why`: the id was refused (nothing is sent; the error still arrives through
-/// the handler, never inside this call).
-inline void start_fetch(std::shared_ptr<client_core> core, provider_ops const& ops,
-                        std::string id_segment, error_code id_ec, std::string id_why,
-                        diagnostics* diag, fetch_handler handler) {
-    auto const io = core->ex;
-    auto j = std::make_shared<fetch_job>(std::move(core), ops, diag);
-    j->id_segment = std::move(id_segment);
-    j->ec = id_ec;
-    j->diag.message = std::move(id_why);
-    // Any cancellation type ends the fetch, closing the connection it was using (the
-    // coroutine's own slot stays empty).
-    auto slot = net::get_associated_cancellation_slot(handler);
-    if (slot.is_connected())
-        slot.assign([w = std::weak_ptr<fetch_job>(j)](net::cancellation_type t) {
-            if (auto const job = w.lock(); job && t != net::cancellation_type::none) job->cancel();
-        });
-    net::any_completion_executor work = net::prefer(net::get_associated_executor(handler, io),
-                                                    net::execution::outstanding_work.tracked);
-    net::co_spawn(io, run_fetch(j), fetch_completion{std::move(handler), j, slot, std::move(work)});
-}
 
 } // namespace payouts::detail

@@ -2,6 +2,7 @@
 // bytes of a request. Pure (no I/O); unit-tested in tests/test_request.cpp.
 #pragma once
 
+#include <payouts/detail/provider_ops.hpp>
 #include <payouts/detail/url.hpp>
 #include <payouts/error.hpp>
 #include <payouts/provider.hpp>
@@ -19,7 +20,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <concepts>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -34,16 +35,6 @@ namespace detail {
 namespace http = boost::beast::http;
 
 using request_type = http::request<http::string_body>;
-
-/// The environment variable of a provider setting: PAYOUTS_<NAME>_<suffix>.
-inline std::string env_name(std::string_view provider_name, std::string_view suffix) {
-    std::string s = "PAYOUTS_";
-    for (char c : provider_name)
-        s += c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c;
-    s += '_';
-    s += suffix;
-    return s;
-}
 
 // Beast copies header values verbatim, so a CR or LF here would let a value end the header and
 // start another (or the body). Every control character is refused, HTAB included: no credential
@@ -62,38 +53,6 @@ inline bool header_name_ok(std::string_view n) noexcept {
     static constexpr auto tchar =
         urls::grammar::lut_chars(urls::grammar::alnum_chars) + "!#$%&'*+-.^_`|~";
     return !n.empty() && urls::grammar::find_if_not(n.begin(), n.end(), tchar) == n.end();
-}
-
-/// \brief Checks `id` against P's id rule and appends it to `out` percent-encoded as one path
-/// segment. Integer ids (Truust) must be positive.
-template <class P>
-error_code append_id_segment(std::string& out, typename P::id_type const& id, std::string& why) {
-    std::string number; // the text of an integer id
-    std::string_view text;
-    if constexpr (std::integral<typename P::id_type>) {
-        if (id <= 0) {
-            why = "payout id must be a positive integer, got " + std::to_string(id);
-            return errc::invalid_id;
-        }
-        number = std::to_string(id);
-        text = number;
-    } else {
-        text = std::string_view(id);
-    }
-    if (text.size() < P::id.min_length || text.size() > P::id.max_length) {
-        why = "payout id must be " + std::to_string(P::id.min_length) + " to " +
-              std::to_string(P::id.max_length) + " bytes long, got " + std::to_string(text.size());
-        return errc::invalid_id;
-    }
-    // "." and ".." are made of unreserved characters, yet as a segment they are dot segments
-    // that servers normalise away, moving the target.
-    if (text == "." || text == "..") {
-        why = "payout id must not be \".\" or \"..\"";
-        return errc::invalid_id;
-    }
-    out.reserve(out.size() + text.size());
-    append_percent_encoded(out, text);
-    return {};
 }
 
 /// Everything the generic path needs about one provider under one configuration, computed
@@ -121,29 +80,31 @@ struct provider_setup {
     std::string_view audience, scope, token_header, token_prefix;
 };
 
+// A provider credential by name: its configured value, or null when absent or empty.
+using credential_lookup = std::function<std::string const*(std::string_view name)>;
+
 inline bool plaintext_refused(base_url const& u, bool allow_plaintext_loopback) {
     return !u.tls && !(allow_plaintext_loopback && is_loopback(u));
 }
 
-/// \brief Works out P's setup from its traits and the configuration. Static credentials win
-/// when all of them are configured; otherwise the OAuth flow is used when both its credentials
-/// are. Errors: invalid_config (bad URL, plaintext not allowed, control characters in a value),
-/// missing_credentials (why names the environment variables).
+/// \brief Works out a provider's setup from its traits `t` and the configuration. Static
+/// credentials win when all of them are configured; otherwise the OAuth flow is used when both
+/// its credentials are. Errors: invalid_config (bad URL, plaintext not allowed, control
+/// characters in a value), missing_credentials (why names the environment variables).
 /// `base_url_override`/`token_url_override` replace the defaults when not empty;
 /// `credential(name)` returns the configured value or null.
-template <class P, class CredentialLookup>
-boost::system::result<provider_setup>
-make_provider_setup(std::string_view base_url_override, std::string_view token_url_override,
-                    CredentialLookup const& credential, environment env,
-                    bool allow_plaintext_loopback, std::string& why) {
+inline boost::system::result<provider_setup>
+make_provider_setup(provider_transport const& t, std::string_view base_url_override,
+                    std::string_view token_url_override, credential_lookup const& credential,
+                    environment env, bool allow_plaintext_loopback, std::string& why) {
     auto const fail = [&](errc e, std::string w) -> boost::system::result<provider_setup> {
-        why = std::string(P::name) + ": " + std::move(w);
+        why = std::string(t.name) + ": " + std::move(w);
         return make_error_code(e);
     };
     provider_setup s;
-    s.name = P::name;
+    s.name = t.name;
     std::string_view const url_text =
-        !base_url_override.empty() ? base_url_override : std::string_view(P::urls[env]);
+        !base_url_override.empty() ? base_url_override : std::string_view(t.urls[env]);
     auto u = parse_base_url(url_text, why);
     if (!u) return fail(errc::invalid_config, why);
     if (plaintext_refused(*u, allow_plaintext_loopback))
@@ -152,45 +113,45 @@ make_provider_setup(std::string_view base_url_override, std::string_view token_u
     s.url = std::move(*u);
     s.host = host_header(s.url);
     s.origin = origin_key(s.url);
-    std::string_view const path = P::path;
+    std::string_view const path = t.path;
     auto const at = path.find("{id}");
     s.target_prefix = s.url.prefix + std::string(path.substr(0, at));
     s.target_suffix = std::string(path.substr(at + 4));
-    s.request_id_headers.assign(std::begin(P::request_id_headers), std::end(P::request_id_headers));
-    s.rate_limit_header = P::rate_limit_remaining_header;
+    s.request_id_headers.assign(t.request_id_headers.begin(), t.request_id_headers.end());
+    s.rate_limit_header = t.rate_limit_header;
 
     std::vector<std::string_view> missing;
-    for (auto const& c : P::credentials)
+    for (auto const& c : t.credentials)
         if (!credential(c.credential)) missing.push_back(c.credential);
 
     if (missing.empty()) {
-        for (auto const& c : P::credentials) {
+        for (auto const& c : t.credentials) {
             std::string const& v = *credential(c.credential);
             if (!header_value_ok(v))
-                return fail(errc::invalid_config, "credential " + env_name(P::name, c.credential) +
+                return fail(errc::invalid_config, "credential " + env_name(t.name, c.credential) +
                                                       " contains a control character");
             s.static_headers.emplace_back(c.header, std::string(c.prefix) + v);
             s.secret_headers.push_back(c.header);
         }
-    } else if (P::oauth && credential("CLIENT_ID") && credential("CLIENT_SECRET")) {
-        auto const& o = *P::oauth;
+    } else if (t.oauth && credential("CLIENT_ID") && credential("CLIENT_SECRET")) {
+        auto const& o = *t.oauth;
         s.oauth = true;
         s.client_id = *credential("CLIENT_ID");
         s.client_secret = *credential("CLIENT_SECRET");
         // The token request body escapes both (JSON or form encoding), but they are still
         // credentials: the same rule as for header values keeps them honest.
         if (!header_value_ok(s.client_id) || !header_value_ok(s.client_secret))
-            return fail(errc::invalid_config, "credential " + env_name(P::name, "CLIENT_ID") +
-                                                  " or " + env_name(P::name, "CLIENT_SECRET") +
+            return fail(errc::invalid_config, "credential " + env_name(t.name, "CLIENT_ID") +
+                                                  " or " + env_name(t.name, "CLIENT_SECRET") +
                                                   " contains a control character");
         std::string_view const token_text =
             !token_url_override.empty() ? token_url_override : std::string_view(o.token_urls[env]);
-        auto t = parse_base_url(token_text, why);
-        if (!t) return fail(errc::invalid_config, "token URL: " + why);
-        if (plaintext_refused(*t, allow_plaintext_loopback))
+        auto tu = parse_base_url(token_text, why);
+        if (!tu) return fail(errc::invalid_config, "token URL: " + why);
+        if (plaintext_refused(*tu, allow_plaintext_loopback))
             return fail(errc::invalid_config, "token URL: http:// is only allowed to a loopback "
                                               "host, and only when allowed by the configuration");
-        s.token_url = std::move(*t);
+        s.token_url = std::move(*tu);
         s.token_host = host_header(s.token_url);
         s.token_origin = origin_key(s.token_url);
         s.token_target = s.token_url.prefix.empty() ? "/" : s.token_url.prefix;
@@ -204,21 +165,21 @@ make_provider_setup(std::string_view base_url_override, std::string_view token_u
         std::string names;
         for (auto m : missing) {
             if (!names.empty()) names += ", ";
-            names += env_name(P::name, m);
+            names += env_name(t.name, m);
         }
-        if (P::oauth)
-            names += " (or " + env_name(P::name, "CLIENT_ID") + " and " +
-                     env_name(P::name, "CLIENT_SECRET") + ")";
+        if (t.oauth)
+            names += " (or " + env_name(t.name, "CLIENT_ID") + " and " +
+                     env_name(t.name, "CLIENT_SECRET") + ")";
         return fail(errc::missing_credentials, "missing credentials: set " + names);
     }
-    for (auto const& h : P::extra_headers) {
+    for (auto const& h : t.extra_headers) {
         if (!header_name_ok(h.name) || !header_value_ok(h.value))
             return fail(errc::invalid_config, "invalid extra header");
         s.static_headers.emplace_back(h.name, std::string(h.value));
     }
-    for (auto const& c : P::credentials)
+    for (auto const& c : t.credentials)
         if (!header_name_ok(c.header)) return fail(errc::invalid_config, "invalid header name");
-    if (P::oauth && !header_name_ok(P::oauth->header))
+    if (t.oauth && !header_name_ok(t.oauth->header))
         return fail(errc::invalid_config, "invalid header name");
     // Each field is written once (build_get_request): a provider whose traits name one twice,
     // or name one the library writes itself, is refused here rather than sending both.
@@ -230,6 +191,16 @@ make_provider_setup(std::string_view base_url_override, std::string_view token_u
         if (std::any_of(names.begin(), i, [&](std::string_view n) { return same_name(n, *i); }))
             return fail(errc::invalid_config, "header " + std::string(*i) + " is given twice");
     return s;
+}
+
+/// P's setup: `make_provider_setup(transport_of<P>, ...)`.
+template <class P>
+boost::system::result<provider_setup>
+make_provider_setup(std::string_view base_url_override, std::string_view token_url_override,
+                    credential_lookup const& credential, environment env,
+                    bool allow_plaintext_loopback, std::string& why) {
+    return make_provider_setup(transport_of<P>, base_url_override, token_url_override, credential,
+                               env, allow_plaintext_loopback, why);
 }
 
 using get_request = http::request<http::empty_body>;

@@ -1,0 +1,25 @@
+// The compiled part of payouts, for separate compilation: include this header in exactly one
+// .cpp file of a program whose every translation unit defines PAYOUTS_SEPARATE_COMPILATION
+// (meson's payouts_compiled_dep and CMake's payouts::compiled build and link that file for
+// you). Everything else keeps including <payouts/payouts.hpp> or the headers it names.
+//
+// What it compiles: the client, the one fetch coroutine and its transport (connection pool,
+// TLS, proxy tunnel, OAuth token requests, retries, URL handling), and the decoders of the five
+// built-in providers. A provider of your own needs nothing here: its decoder is instantiated
+// where it is used, as in header-only mode.
+#pragma once
+
+#ifndef PAYOUTS_SEPARATE_COMPILATION
+#error                                                                                             \
+    "<payouts/src.hpp> is for separate compilation: define PAYOUTS_SEPARATE_COMPILATION in every translation unit, or include only <payouts/payouts.hpp> for header-only use"
+#endif
+
+#include <payouts/payouts.hpp>
+
+#include <payouts/impl/client.ipp>
+#include <payouts/impl/fetch.ipp>
+#include <payouts/impl/provider_ops.ipp>
+
+namespace payouts::detail {
+PAYOUTS_DETAIL_BUILTIN_PROVIDERS()
+} // namespace payouts::detail
