@@ -15,6 +15,8 @@
 
 #include <payouts/payouts.hpp>
 
+#include <payouts/detail/batch.hpp> // rate_budget
+
 #include "support/fetch_helpers.hpp"
 #include "support/https_server.hpp"
 #include "support/run_until.hpp"

@@ -11,19 +11,16 @@
 #include <boost/asio/execution_context.hpp>
 #include <boost/system/result.hpp>
 
-#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <type_traits>
 
 namespace boost::asio::ssl {

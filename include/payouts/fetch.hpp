@@ -39,10 +39,7 @@ struct fetch_initiation {
     template <class Handler>
     void operator()(Handler&& handler, std::shared_ptr<client_core> core, typename P::id_type id,
                     diagnostics* diag) const {
-        std::string segment, why;
-        auto const ec = append_id_segment<P>(segment, id, why);
-        start_fetch(std::move(core), ops_of<P>::value, std::move(segment), ec,
-                    ec ? std::string(P::name) + ": " + why : std::string(), diag,
+        start_fetch(std::move(core), ops_of<P>::value, encode_id<P>(id), diag,
                     fetch_handler(std::forward<Handler>(handler)));
     }
 };

@@ -2,35 +2,21 @@
 #pragma once
 
 #include <payouts/client.hpp>
+#include <payouts/detail/config.hpp>
+#include <payouts/detail/provider_ops.hpp>
 #include <payouts/diagnostics.hpp>
 #include <payouts/fetch.hpp>
 #include <payouts/payout.hpp>
 #include <payouts/provider.hpp>
 
-#include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
-#include <deque>
-#include <exception>
-#include <list>
 #include <memory>
-#include <optional>
 #include <utility>
 #include <vector>
 
@@ -63,181 +49,27 @@ struct batch_result {
 
 namespace detail {
 
-namespace net = boost::asio;
-
-// The provider's rate limit as its answers describe it: may another fetch start now?
-class rate_budget {
-public:
-    using clock = std::chrono::steady_clock;
-
-    explicit rate_budget(std::chrono::milliseconds pause)
-        : pause_(pause) {}
-
-    bool allows() const { return !paused() && left_ != 0; }
-
-    // When a wait for the budget ends by itself: at the end of a pause; otherwise only an answer
-    // can change it.
-    clock::time_point retry_at() const { return paused() ? resume_ : clock::time_point::max(); }
-
-    void started() {
-        ++in_flight_;
-        if (left_ > 0) --left_;
-    }
-
-    // A fetch ended; `remaining` is the count its last response gave (-1: none).
-    void ended(long long remaining, bool rate_limited) {
-        --in_flight_;
-        // A pause waits for a new window, which starts unknown: answers from before its end do
-        // not describe it.
-        if (paused()) return;
-        if (remaining >= 0) {
-            // That count may not include the fetches still in flight; and answers arrive in any
-            // order, so an older, larger count never raises the estimate.
-            long long const left = std::max(0LL, remaining - static_cast<long long>(in_flight_));
-            left_ = left_ < 0 ? left : std::min(left_, left);
-        }
-        if (rate_limited || (left_ == 0 && in_flight_ == 0)) {
-            resume_ = clock::now() + pause_;
-            left_ = -1;
-        }
-    }
-
-private:
-    bool paused() const { return clock::now() < resume_; }
-
-    std::chrono::milliseconds pause_;
-    clock::time_point resume_{}; // no fetch starts before this
-    long long left_ = -1;        // fetches the budget still allows; -1: the provider has not said
-    std::size_t in_flight_ = 0;
+// Where a batch's results go: the caller's on_result, whatever its type.
+struct result_sink {
+    virtual ~result_sink() = default;
+    virtual void operator()(batch_result&& r) = 0;
 };
 
-// One fetch_many operation. Its workers run on the client's executor and share this state.
-template <class P, class OnResult>
-struct batch {
-    struct worker {
-        explicit worker(net::any_io_executor const& ex)
-            : wake(ex) {}
-        net::steady_timer wake;        // cancelled by whoever changes what the worker waits for
-        net::cancellation_signal stop; // cancels the worker's fetch in flight
-    };
-
-    std::shared_ptr<client_core> core; // not the client: the batch may outlive it
-    std::vector<typename P::id_type> ids;
-    batch_options opt; // normalised
-    OnResult on_result;
-    net::any_completion_handler<void(error_code)> handler;
-    // The handler's executor, kept busy until the handler is handed to it (as fetch does).
-    net::any_completion_executor handler_work =
-        net::prefer(net::get_associated_executor(handler, executor_of(*core)),
-                    net::execution::outstanding_work.tracked);
-    rate_budget budget{opt.rate_limit_pause};
-    std::list<worker> workers; // stable addresses: each worker coroutine holds its own
-    std::size_t running = 0;   // workers not finished yet
-    bool cancelled = false;
-    std::size_t next = 0;                         // first id never started
-    std::size_t reported = 0;                     // ids reported (all before this index)
-    std::deque<std::optional<batch_result>> done; // results of [reported, next), when in
-
-    net::any_io_executor const& core_ex() const noexcept { return executor_of(*core); }
-
-    // On the client's executor.
-    static void start(std::shared_ptr<batch> const& self) {
-        auto slot = net::get_associated_cancellation_slot(self->handler);
-        if (slot.is_connected()) slot.assign([self](net::cancellation_type) { self->cancel(); });
-        self->running = std::clamp<std::size_t>(self->ids.size(), 1, self->opt.concurrency);
-        for (std::size_t i = 0; i < self->running; ++i)
-            net::co_spawn(self->core_ex(),
-                          self->work(self, self->workers.emplace_back(self->core_ex())),
-                          [](std::exception_ptr e) {
-                              if (e) std::rethrow_exception(e); // thrown by on_result
-                          });
-    }
-
-    // `self` keeps the batch alive while the worker runs.
-    net::awaitable<void> work([[maybe_unused]] std::shared_ptr<batch> self, worker& w) {
-        while (auto const i = co_await next_index(w)) {
-            batch_result r;
-            r.index = *i;
-            for (unsigned refetches = 0;; ++refetches) {
-                auto [ec, p] = co_await fetch_on<P>(
-                    core, ids[*i], &r.diag,
-                    net::bind_cancellation_slot(w.stop.slot(), net::as_tuple(net::use_awaitable)));
-                r.ec = ec;
-                r.value = std::move(p);
-                budget.ended(r.diag.rate_limit_remaining, ec == errc::rate_limited);
-                if (ec != errc::rate_limited || refetches == opt.rate_limited_refetches) break;
-                // A pause has begun: fetch again when it allows, unless the batch is cancelled
-                // first (then this answer is reported).
-                wake_all();
-                while (!cancelled && !budget.allows())
-                    co_await wait(w);
-                if (cancelled) break;
-                budget.started();
-            }
-            done[*i - reported] = std::move(r);
-            report();
-            wake_all();
-        }
-        if (--running == 0) complete();
-    }
-
-    // The next id to fetch, once the reorder window and the rate-limit budget allow it; none
-    // when every id has started or the batch was cancelled.
-    net::awaitable<std::optional<std::size_t>> next_index(worker& w) {
-        while (!cancelled && next < ids.size()) {
-            if (budget.allows() && next - reported < opt.reorder_window) {
-                budget.started();
-                done.emplace_back();
-                co_return next++;
-            }
-            co_await wait(w);
-        }
-        co_return std::nullopt;
-    }
-
-    // Until another worker or a cancellation wakes this one, or the pause ends.
-    net::awaitable<void> wait(worker& w) {
-        w.wake.expires_at(budget.retry_at());
-        co_await w.wake.async_wait(net::as_tuple(net::use_awaitable));
-    }
-
-    void wake_all() {
-        for (auto& w : workers)
-            w.wake.cancel();
-    }
-
-    // Reports every finished result that no earlier id still waits for.
-    void report() {
-        for (; !done.empty() && done.front(); done.pop_front()) {
-            ++reported;
-            on_result(std::move(*done.front()));
-        }
-    }
-
-    void cancel() {
-        if (cancelled) return;
-        cancelled = true;
-        // Ids never started are answered now; the others end with their fetch's answer.
-        for (; next < ids.size(); ++next) {
-            auto& r = done.emplace_back(std::in_place);
-            r->index = next;
-            r->ec = net::error::operation_aborted;
-            r->diag.message = "the batch was cancelled before this id was fetched";
-        }
-        report();
-        for (auto& w : workers)
-            w.stop.emit(net::cancellation_type::terminal);
-        wake_all();
-    }
-
-    void complete() {
-        auto slot = net::get_associated_cancellation_slot(handler);
-        if (slot.is_connected()) slot.clear(); // it holds a reference to this batch
-        error_code const ec = cancelled ? net::error::operation_aborted : error_code();
-        net::dispatch(std::exchange(handler_work, {}),
-                      [h = std::move(handler), ec]() mutable { std::move(h)(ec); });
-    }
+template <class F>
+struct result_sink_of final : result_sink {
+    explicit result_sink_of(F&& f)
+        : f(std::move(f)) {}
+    void operator()(batch_result&& r) override { f(std::move(r)); }
+    F f;
 };
+
+using batch_handler = boost::asio::any_completion_handler<void(error_code)>;
+
+/// Starts a batch on the client's executor (posted: even an empty batch completes only after
+/// the initiating call has returned): the non-template core of every `fetch_many<P>`.
+PAYOUTS_DECL void start_batch(std::shared_ptr<client_core> core, provider_ops const& ops,
+                              std::vector<fetch_id> ids, batch_options opt,
+                              std::unique_ptr<result_sink> on_result, batch_handler handler);
 
 } // namespace detail
 
@@ -279,18 +111,22 @@ template <provider P, class OnResult, class Token = boost::asio::deferred_t>
 auto fetch_many(client& c, std::vector<typename P::id_type> ids, batch_options opt,
                 OnResult on_result, Token&& token = {}) {
     return boost::asio::async_initiate<Token, void(error_code)>(
-        [](auto handler, std::shared_ptr<detail::client_core> core, auto ids, batch_options opt,
-           OnResult on_result) {
-            opt.concurrency = std::max<std::size_t>(opt.concurrency, 1);
-            if (opt.reorder_window < opt.concurrency) opt.reorder_window = 4 * opt.concurrency;
-            auto const ex = detail::executor_of(*core);
-            auto b = std::make_shared<detail::batch<P, OnResult>>(
-                std::move(core), std::move(ids), opt, std::move(on_result), std::move(handler));
-            // The client's state belongs to its executor, so the batch starts there; posted, so
-            // that even an empty batch completes only after the initiating call has returned.
-            boost::asio::post(ex, [b] { b->start(b); });
+        [](auto handler, std::shared_ptr<detail::client_core> core, auto ids, OnResult on_result,
+           batch_options opt) {
+            std::vector<detail::fetch_id> encoded;
+            encoded.reserve(ids.size());
+            for (auto const& id : ids)
+                encoded.push_back(detail::encode_id<P>(id));
+            detail::start_batch(
+                std::move(core), detail::ops_of<P>::value, std::move(encoded), opt,
+                std::make_unique<detail::result_sink_of<OnResult>>(std::move(on_result)),
+                detail::batch_handler(std::move(handler)));
         },
-        token, detail_client_access::core(c), std::move(ids), opt, std::move(on_result));
+        token, detail_client_access::core(c), std::move(ids), std::move(on_result), opt);
 }
 
 } // namespace payouts
+
+#ifdef PAYOUTS_HEADER_ONLY
+#include <payouts/impl/fetch_many.ipp>
+#endif

@@ -18,6 +18,7 @@
 
 #include <payouts/impl/client.ipp>
 #include <payouts/impl/fetch.ipp>
+#include <payouts/impl/fetch_many.ipp>
 #include <payouts/impl/provider_ops.ipp>
 
 namespace payouts::detail {

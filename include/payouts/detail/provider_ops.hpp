@@ -84,16 +84,30 @@ error_code append_id_segment(std::string& out, typename P::id_type const& id, st
     }
 }
 
+/// An id as a fetch takes it: encoded as P's path segment, or refused (`ec`, and `why` naming
+/// the provider and what P's rule wants; nothing is sent then).
+struct fetch_id {
+    std::string segment;
+    error_code ec;
+    std::string why;
+};
+
+template <class P>
+fetch_id encode_id(typename P::id_type const& id) {
+    fetch_id f;
+    f.ec = append_id_segment<P>(f.segment, id, f.why);
+    if (f.ec) f.why = std::string(P::name) + ": " + f.why;
+    return f;
+}
+
 class client_core;
 
 using fetch_handler = boost::asio::any_completion_handler<void(error_code, payout)>;
 
-/// Starts a fetch on the client's executor: the non-template core of every `fetch<P>`.
-/// `id_ec`/`id_why`: the id was refused (nothing is sent; the error still arrives through
-/// the handler, never inside this call).
+/// Starts a fetch of `id` on the client's executor: the non-template core of every `fetch<P>`.
+/// A refused id still completes through the handler, never inside this call.
 PAYOUTS_DECL void start_fetch(std::shared_ptr<client_core> core, provider_ops const& ops,
-                              std::string id_segment, error_code id_ec, std::string id_why,
-                              diagnostics* diag, fetch_handler handler);
+                              fetch_id id, diagnostics* diag, fetch_handler handler);
 
 /// The executor a client's I/O runs on.
 PAYOUTS_DECL boost::asio::any_io_executor const& executor_of(client_core const& core) noexcept;

@@ -7,13 +7,12 @@
 namespace payouts::detail {
 
 PAYOUTS_DECL void start_fetch(std::shared_ptr<client_core> core, provider_ops const& ops,
-                              std::string id_segment, error_code id_ec, std::string id_why,
-                              diagnostics* diag, fetch_handler handler) {
+                              fetch_id id, diagnostics* diag, fetch_handler handler) {
     auto const io = core->ex;
     auto j = std::make_shared<fetch_job>(std::move(core), ops, diag);
-    j->id_segment = std::move(id_segment);
-    j->ec = id_ec;
-    j->diag.message = std::move(id_why);
+    j->id_segment = std::move(id.segment);
+    j->ec = id.ec;
+    j->diag.message = std::move(id.why);
     // Any cancellation type ends the fetch, closing the connection it was using (the
     // coroutine's own slot stays empty).
     auto slot = net::get_associated_cancellation_slot(handler);
