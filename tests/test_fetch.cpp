@@ -28,6 +28,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>

@@ -1,7 +1,8 @@
 // Linked into test_fetch, which is built in separate-compilation mode (payouts_compiled_dep):
 // this second file including payouts.hpp must link beside the library without a duplicate
 // symbol, and a provider of the user's own, unknown to the compiled library, must decode and
-// fetch as a built-in one does.
+// fetch as a built-in one does (its decoder compiled here, from decode.hpp, as documented).
+#include <payouts/decode.hpp>
 #include <payouts/payouts.hpp>
 
 #include "support/fetch_helpers.hpp"

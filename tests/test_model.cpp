@@ -2,6 +2,7 @@
 #include <payouts/payouts.hpp>
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 #include <doctest/doctest.h>
 
 using namespace payouts;

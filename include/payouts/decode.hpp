@@ -1,7 +1,9 @@
 // decode<P>(body): a provider's Get-Payout response body → payout. Pure: no I/O, no globals.
+// detail/decode_decl.hpp declares what this header defines.
 #pragma once
 
 #include <payouts/convert.hpp>
+#include <payouts/detail/decode_decl.hpp>
 #include <payouts/detail/payout_handler.hpp>
 #include <payouts/diagnostics.hpp>
 #include <payouts/error.hpp>
@@ -76,12 +78,6 @@ inline constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 inline bool is_json_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
-
-/// The code and message a provider's error body carries, where its shape says they are.
-struct provider_error {
-    std::string code;
-    std::string message;
-};
 
 inline std::string json_text(boost::json::value const& v) {
     if (v.is_string()) return std::string(v.get_string());
@@ -289,7 +285,7 @@ std::string full_pointer(payout_handler<P> const& h, std::string_view field_poin
 // copy instead of copying them (fetch hands over the response body it no longer needs).
 template <class P>
 boost::system::result<payout> decode_impl(std::string_view body, std::string& why,
-                                          std::string* owned = nullptr) {
+                                          std::string* owned) {
     static_assert(check_provider<P>());
     auto const invalid = make_error_code(errc::invalid_response);
 

@@ -2,8 +2,8 @@
 #pragma once
 
 #include <payouts/client.hpp>
-#include <payouts/decode.hpp>
 #include <payouts/detail/config.hpp>
+#include <payouts/detail/decode_decl.hpp>
 #include <payouts/detail/provider_ops.hpp>
 #include <payouts/diagnostics.hpp>
 #include <payouts/error.hpp>
@@ -33,24 +33,24 @@ namespace detail {
 
 namespace net = boost::asio;
 
-// The template part of a fetch: the id checked and encoded by P's rule; the rest is start_fetch.
-template <class P>
+// The same initiation for every provider (what is P's arrives as arguments), so that each
+// completion token's machinery is instantiated once, not once per provider.
 struct fetch_initiation {
     template <class Handler>
-    void operator()(Handler&& handler, std::shared_ptr<client_core> core, typename P::id_type id,
-                    diagnostics* diag) const {
-        start_fetch(std::move(core), ops_of<P>::value, encode_id<P>(id), diag,
+    void operator()(Handler&& handler, std::shared_ptr<client_core> core, provider_ops const* ops,
+                    fetch_id id, diagnostics* diag) const {
+        start_fetch(std::move(core), *ops, std::move(id), diag,
                     fetch_handler(std::forward<Handler>(handler)));
     }
 };
 
-// fetch<P> on a client's internals, for operations that outlive the `client` object they were
-// given (fetch_many). `diag` may be null.
+// fetch<P> on a client's internals. `diag` may be null. The id is checked and encoded here, by
+// P's rule; a refused one still completes through the handler.
 template <provider P, class Token>
-auto fetch_on(std::shared_ptr<client_core> core, typename P::id_type id, diagnostics* diag,
+auto fetch_on(std::shared_ptr<client_core> core, typename P::id_type const& id, diagnostics* diag,
               Token&& token) {
     return boost::asio::async_initiate<Token, void(error_code, payout)>(
-        fetch_initiation<P>{}, token, std::move(core), std::move(id), diag);
+        fetch_initiation{}, token, std::move(core), &ops_of<P>::value, encode_id<P>(id), diag);
 }
 
 template <class T>
@@ -151,7 +151,7 @@ private:
 template <provider P, class Token = boost::asio::deferred_t>
 requires(!detail::is_diagnostics_v<Token>) auto fetch(client& c, typename P::id_type id,
                                                       Token&& token = {}) {
-    return detail::fetch_on<P>(detail_client_access::core(c), std::move(id), nullptr,
+    return detail::fetch_on<P>(detail_client_access::core(c), id, nullptr,
                                std::forward<Token>(token));
 }
 
@@ -161,7 +161,7 @@ requires(!detail::is_diagnostics_v<Token>) auto fetch(client& c, typename P::id_
 /// operation completes; it is written only just before the handler runs.
 template <provider P, class Token = boost::asio::deferred_t>
 auto fetch(client& c, typename P::id_type id, diagnostics& diag, Token&& token = {}) {
-    return detail::fetch_on<P>(detail_client_access::core(c), std::move(id), &diag,
+    return detail::fetch_on<P>(detail_client_access::core(c), id, &diag,
                                std::forward<Token>(token));
 }
 

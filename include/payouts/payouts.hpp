@@ -4,12 +4,18 @@
 
 #include <payouts/client.hpp>
 #include <payouts/convert.hpp>
-#include <payouts/decode.hpp>
 #include <payouts/detail/config.hpp>
 #include <payouts/diagnostics.hpp>
 #include <payouts/error.hpp>
 #include <payouts/fetch.hpp>
 #include <payouts/fetch_many.hpp>
+#ifdef PAYOUTS_SEPARATE_COMPILATION
+// Declarations only: the built-in providers' decoders are compiled in src.hpp. For a provider
+// of your own, include <payouts/decode.hpp> as well.
+#include <payouts/detail/decode_decl.hpp>
+#else
+#include <payouts/decode.hpp>
+#endif
 #include <payouts/json.hpp>
 #include <payouts/payout.hpp>
 #include <payouts/provider.hpp>
@@ -32,17 +38,19 @@ using all_providers = boost::mp11::mp_list<Truust, Druo, Checkout, Yuno, Introw>
 
 #ifdef PAYOUTS_SEPARATE_COMPILATION
 // Separate mode: the built-in providers' decoders are compiled once, in src.hpp.
-namespace payouts::detail {
 #define PAYOUTS_DETAIL_PROVIDER(P, kind)                                                           \
-    kind template boost::system::result<payout> decode_impl<P>(std::string_view, std::string&,     \
-                                                               std::string*);                      \
-    kind template provider_error read_error_body<P>(std::string_view);
+    kind template boost::system::result<payout> decode<P>(std::string_view);                       \
+    kind template boost::system::result<payout> decode<P>(std::string_view, diagnostics&);         \
+    kind template boost::system::result<payout> detail::decode_impl<P>(                            \
+        std::string_view, std::string&, std::string*);                                             \
+    kind template detail::provider_error detail::read_error_body<P>(std::string_view);
 #define PAYOUTS_DETAIL_BUILTIN_PROVIDERS(kind)                                                     \
     PAYOUTS_DETAIL_PROVIDER(Truust, kind)                                                          \
     PAYOUTS_DETAIL_PROVIDER(Druo, kind)                                                            \
     PAYOUTS_DETAIL_PROVIDER(Checkout, kind)                                                        \
     PAYOUTS_DETAIL_PROVIDER(Yuno, kind)                                                            \
     PAYOUTS_DETAIL_PROVIDER(Introw, kind)
+namespace payouts {
 PAYOUTS_DETAIL_BUILTIN_PROVIDERS(extern)
-} // namespace payouts::detail
+} // namespace payouts
 #endif

@@ -4,9 +4,10 @@
 // you). Everything else keeps including <payouts/payouts.hpp> or the headers it names.
 //
 // What it compiles: the client, the one fetch coroutine and its transport (connection pool,
-// TLS, proxy tunnel, OAuth token requests, retries, URL handling), and the decoders of the five
-// built-in providers. A provider of your own needs nothing here: its decoder is instantiated
-// where it is used, as in header-only mode.
+// TLS, proxy tunnel, OAuth token requests, retries, URL handling), fetch_many's batches, JSON
+// output, and the decoders of the five built-in providers. A provider of your own needs nothing
+// here: its decoder is compiled where it is used, from <payouts/decode.hpp>, which a file that
+// decodes or fetches it includes.
 #pragma once
 
 #ifndef PAYOUTS_SEPARATE_COMPILATION
@@ -14,13 +15,15 @@
     "<payouts/src.hpp> is for separate compilation: define PAYOUTS_SEPARATE_COMPILATION in every translation unit, or include only <payouts/payouts.hpp> for header-only use"
 #endif
 
+#include <payouts/decode.hpp>
 #include <payouts/payouts.hpp>
 
 #include <payouts/impl/client.ipp>
 #include <payouts/impl/fetch.ipp>
 #include <payouts/impl/fetch_many.ipp>
+#include <payouts/impl/json.ipp>
 #include <payouts/impl/provider_ops.ipp>
 
-namespace payouts::detail {
+namespace payouts {
 PAYOUTS_DETAIL_BUILTIN_PROVIDERS()
-} // namespace payouts::detail
+} // namespace payouts

@@ -10,6 +10,8 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/describe/enum_to_string.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
 #include <boost/mp11/algorithm.hpp>
 
 #include <charconv>

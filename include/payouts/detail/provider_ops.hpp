@@ -3,8 +3,8 @@
 // this (with client.hpp and decode.hpp) is all a user's file reads of the fetch path.
 #pragma once
 
-#include <payouts/decode.hpp>
 #include <payouts/detail/config.hpp>
+#include <payouts/detail/decode_decl.hpp>
 #include <payouts/diagnostics.hpp>
 #include <payouts/error.hpp>
 #include <payouts/payout.hpp>
