@@ -4,6 +4,7 @@
 // (and dies with this process if it crashes: PR_SET_PDEATHSIG).
 #include <doctest/doctest.h>
 
+#include <payouts/decode.hpp>
 #include <payouts/providers/checkout.hpp>
 #include <payouts/providers/druo.hpp>
 #include <payouts/providers/introw.hpp>
@@ -35,8 +36,10 @@
 #include <boost/json/value.hpp>
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -450,6 +453,30 @@ json::value const* at_pointer(json::value const& v, std::string_view pointer) {
     return cur;
 }
 
+/// The stage files of the moving payout in `dir`, in order (0.json, 1.json, ...).
+std::vector<fs::path> stage_files(fs::path const& dir) {
+    std::vector<fs::path> out;
+    for (std::size_t i = 0; fs::exists(dir / (std::to_string(i) + ".json")); ++i)
+        out.push_back(dir / (std::to_string(i) + ".json"));
+    return out;
+}
+
+/// Every body the bundled data has for a provider: the static files and every stage of every
+/// moving payout.
+std::vector<fs::path> bundled_bodies(std::string_view provider) {
+    std::vector<fs::path> out;
+    for (auto const& e : fs::directory_iterator(data_dir / std::string(provider))) {
+        if (e.is_directory()) {
+            auto stages = stage_files(e.path());
+            REQUIRE_MESSAGE(!stages.empty(), e.path());
+            out.insert(out.end(), stages.begin(), stages.end());
+        } else if (e.path().extension() == ".json") {
+            out.push_back(e.path());
+        }
+    }
+    return out;
+}
+
 /// (status, qualifier) of every bundled payout of provider P, read as the client would.
 template <class P>
 std::set<std::pair<std::string, std::string>> bundled_statuses() {
@@ -459,7 +486,8 @@ std::set<std::pair<std::string, std::string>> bundled_statuses() {
         if (f.target == payouts::member::status_qualifier) qualifier_ptr = f.pointer;
     }
     std::set<std::pair<std::string, std::string>> seen;
-    for (auto const& e : fs::directory_iterator(data_dir / std::string(P::name))) {
+    for (auto const& path : bundled_bodies(P::name)) {
+        fs::directory_entry const e(path);
         std::string body = read_file(e.path());
         std::string_view text = body;
         if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
@@ -489,6 +517,89 @@ void check_every_status_covered() {
         CHECK_MESSAGE(found, P::name << ": no bundled payout with status " << entry.wire
                                      << (entry.qualifier.empty() ? "" : " + ") << entry.qualifier);
     }
+}
+
+// --- moving payouts ---------------------------------------------------------------------------
+
+/// A shipped moving payout pair: `id` steps per answer, `timed_id` per second.
+struct moving_case {
+    std::size_t provider; ///< index into providers()
+    std::string id, timed_id;
+    std::vector<std::string> statuses;           ///< the lifecycle, as the provider spells it
+    std::vector<payouts::payout_status> unified; ///< what the library makes of each stage
+};
+
+std::vector<moving_case> moving_cases() {
+    using enum payouts::payout_status;
+    return {
+        {0, "470", "471", {"CREATED", "CONFIRMED"}, {pending, paid}},
+        {1,
+         "trx_moving-1",
+         "trx_moving-timed",
+         {"PENDING", "PROCESSING", "SUCCESSFUL", "REVERSED"},
+         {pending, processing, paid, returned}},
+        {2,
+         "pay_moving1",
+         "pay_movingtimed",
+         {"Pending", "Paid", "Returned"},
+         {processing, paid, returned}},
+        {3,
+         "moving-1",
+         "moving-timed",
+         {"CREATED", "PENDING", "SUCCEEDED"},
+         {pending, processing, paid}},
+        {4,
+         "pay_moving1",
+         "pay_movingtimed",
+         {"PENDING_REVIEW", "APPROVED", "SCHEDULED", "PENDING_PAYMENT", "PAID"},
+         {pending, pending, pending, processing, paid}},
+    };
+}
+
+boost::system::result<payouts::payout> decode_as(std::string_view provider, std::string_view body) {
+    if (provider == "truust") return payouts::decode<payouts::Truust>(body);
+    if (provider == "druo") return payouts::decode<payouts::Druo>(body);
+    if (provider == "checkout") return payouts::decode<payouts::Checkout>(body);
+    if (provider == "yuno") return payouts::decode<payouts::Yuno>(body);
+    return payouts::decode<payouts::Introw>(body);
+}
+
+/// The provider status a response carries, as the library reads it; otherwise what went wrong.
+std::string status_of(std::string_view provider, response const& r) {
+    if (r.ec) return "error: " + r.ec.message();
+    if (r.status != 200) return "HTTP " + std::to_string(r.status);
+    auto p = decode_as(provider, r.body);
+    return p.has_value() ? p->provider_status : "undecodable";
+}
+
+std::string join(std::vector<std::string> const& v) {
+    std::string out;
+    for (auto const& s : v)
+        out += (out.empty() ? "" : " ") + s;
+    return out;
+}
+
+fs::path moving_dir(std::string_view provider, std::string_view id) {
+    return data_dir / std::string(provider) / std::string(id);
+}
+
+std::string stage_body(std::string_view provider, std::string_view id, std::size_t stage) {
+    return read_file(moving_dir(provider, id) / (std::to_string(stage) + ".json"));
+}
+
+/// Runs the sandbox on a --data directory that must be refused; its exit status and output.
+std::pair<int, std::string> run_refused(fs::path const& data) {
+    // `timeout`: should the sandbox start after all, the test fails instead of hanging.
+    std::string cmd =
+        "timeout 30 '" + sandbox_exe() + "' --http --data '" + data.string() + "' 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    REQUIRE(p);
+    std::string out;
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p))
+        out.append(buf, n);
+    int const st = ::pclose(p);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
 } // namespace
@@ -567,6 +678,7 @@ TEST_CASE("sandbox: every bundled payout is served byte for byte") {
         std::vector<request> all;
         std::vector<std::string> expected;
         for (auto const& e : fs::directory_iterator(data_dir / p.name)) {
+            if (!e.is_regular_file()) continue; // moving payouts: their own tests below
             all.push_back(p.get(e.path().stem().string()));
             expected.push_back(read_file(e.path()));
         }
@@ -1016,4 +1128,301 @@ TEST_CASE("sandbox: --cert, --key and --ca serve the given certificate and print
     }
     std::error_code ignored;
     fs::remove_all(dir, ignored);
+}
+
+// --- moving payouts ---------------------------------------------------------------------------
+
+TEST_CASE("sandbox: every stage of every moving payout decodes, along its provider's lifecycle") {
+    for (auto const& mc : moving_cases()) {
+        std::string const provider = providers(test_credentials)[mc.provider].name;
+        for (auto const& [id, mode] :
+             {std::pair{mc.id, "request"}, std::pair{mc.timed_id, "time"}}) {
+            INFO(provider << " " << id);
+            fs::path const dir = moving_dir(provider, id);
+            json::value const steps = json::parse(read_file(dir / "steps.json"));
+            CHECK(steps.at("advance").as_string() == mode);
+            if (std::string_view(mode) == "request")
+                CHECK(steps.at("every").as_int64() == 1);
+            else
+                CHECK(steps.at("every_ms").as_int64() == 1000);
+
+            auto const files = stage_files(dir);
+            REQUIRE(files.size() == mc.statuses.size());
+            std::optional<payouts::payout> first;
+            std::optional<payouts::timestamp> last_update;
+            for (std::size_t i = 0; i < files.size(); ++i) {
+                INFO(files[i]);
+                std::string const body = read_file(files[i]);
+                auto const p = decode_as(provider, body);
+                REQUIRE(p.has_value());
+                CHECK(p->provider_status == mc.statuses[i]);
+                CHECK(p->status == mc.unified[i]);
+                if (!first) first = *p;
+                // One payout: same id, amount and creation time at every stage; time moves on.
+                CHECK(p->id == first->id);
+                if (provider != "truust") CHECK(p->id == id); // Truust's is the payout id
+                CHECK(p->amount == first->amount);
+                CHECK(p->created_at == first->created_at);
+                if (p->updated_at) {
+                    if (last_update) CHECK(*p->updated_at >= *last_update);
+                    last_update = p->updated_at;
+                }
+            }
+            if (provider != "checkout") CHECK(last_update); // Checkout has no update time
+        }
+    }
+    // And every bundled body, static or a stage, is a payout to the library.
+    for (auto const& p : providers(test_credentials))
+        for (auto const& path : bundled_bodies(p.name)) {
+            INFO(path);
+            CHECK(decode_as(p.name, read_file(path)).has_value());
+        }
+}
+
+TEST_CASE("sandbox: a request-stepped moving payout serves its stages in order, then keeps the "
+          "last") {
+    sandbox_process s({}, test_credentials); // fresh state
+    auto const ps = providers(test_credentials);
+    for (auto const& mc : moving_cases()) {
+        auto const& p = ps[mc.provider];
+        INFO(p.name << " " << mc.id);
+        std::size_t const n = mc.statuses.size();
+        auto got = client(s).exchange(std::vector<request>(n + 2, p.get(mc.id)));
+        REQUIRE(got.size() == n + 2);
+        std::vector<std::string> seen, expected = mc.statuses;
+        expected.push_back(mc.statuses.back());
+        expected.push_back(mc.statuses.back());
+        for (std::size_t i = 0; i < got.size(); ++i) {
+            seen.push_back(status_of(p.name, got[i]));
+            CHECK(got[i].body == stage_body(p.name, mc.id, std::min(i, n - 1)));
+            CHECK(got[i].field("content-type") == "application/json");
+        }
+        CHECK(join(seen) == join(expected));
+        // The state is the id's, not the connection's.
+        CHECK(status_of(p.name, client(s).get(p.get(mc.id))) == mc.statuses.back());
+    }
+}
+
+TEST_CASE("sandbox: only answers that serve a moving payout advance it") {
+    sandbox_process s({}, test_credentials);
+    auto const ps = providers(test_credentials);
+    client c(s);
+    for (auto const& mc : moving_cases()) {
+        auto const& p = ps[mc.provider];
+        INFO(p.name << " " << mc.id);
+        std::string const& id = mc.id;
+        // Refused, faulted and unknown requests first...
+        CHECK(c.get({p.path(id), p.wrong}).status == 401);
+        CHECK(c.get({p.path(id), p.missing}).status == 401);
+        CHECK(c.get(p.get(p.unknown_id)).status == p.not_found_status);
+        CHECK(c.get({p.prefix + id + "/x" + p.suffix, p.good}).status == 404); // no such route
+        if (p.name == "druo") CHECK(c.get({p.path(id), {p.good[0]}}).status == 400);
+        // Body faults show the current stage but do not count: malformed- stays at stage 0.
+        for (int i = 0; i < 3; ++i) {
+            response bad = c.get(p.get("malformed-" + id));
+            CHECK(bad.status == 200);
+            std::string const stage0 = stage_body(p.name, id, 0);
+            CHECK(bad.body == stage0.substr(0, stage0.size() / 2));
+        }
+        CHECK(c.get(p.get("truncate-" + id)).ec == http::error::partial_message);
+        // ...then the payout starts at its first stage.
+        CHECK(status_of(p.name, c.get(p.get(id))) == mc.statuses[0]);
+        CHECK(status_of(p.name, c.get({p.path(id), p.wrong})) == "HTTP 401");
+        CHECK(status_of(p.name, c.get(p.get(id))) == mc.statuses[1]);
+
+        // flaky-1-<id>: its own lifecycle, behind one 503 that does not count.
+        CHECK(c.get(p.get("flaky-1-" + id)).status == 503);
+        CHECK(status_of(p.name, c.get(p.get("flaky-1-" + id))) == mc.statuses[0]);
+        CHECK(status_of(p.name, c.get(p.get("flaky-1-" + id))) == mc.statuses[1]);
+        // ratelimit- likewise; slow- answers count (they serve the payout, late).
+        CHECK(c.get(p.get("ratelimit-2-" + id)).status == 429);
+        CHECK(c.get(p.get("ratelimit-2-" + id)).status == 429);
+        CHECK(status_of(p.name, c.get(p.get("ratelimit-2-" + id))) == mc.statuses[0]);
+        CHECK(status_of(p.name, c.get(p.get("slow-50-" + id))) == mc.statuses[0]);
+        CHECK(status_of(p.name, c.get(p.get("slow-50-" + id))) == mc.statuses[1]);
+        // stall- and reset- never answer, so they cannot count either.
+        CHECK(c.get(p.get("reset-" + id)).ec);
+    }
+    // Truust's numeric fault form: 99 4 00001 000000470 is flaky-1-470, with its own state.
+    auto const& t = ps[0];
+    CHECK(c.get(t.get("99400001000000470")).status == 503);
+    CHECK(status_of("truust", c.get(t.get("99400001000000470"))) == "CREATED");
+    CHECK(status_of("truust", c.get(t.get("99400001000000470"))) == "CONFIRMED");
+}
+
+TEST_CASE("sandbox: tag- prefixes (and Truust's numeric aliases) give a moving payout a fresh "
+          "lifecycle") {
+    sandbox_process s({}, test_credentials);
+    auto const ps = providers(test_credentials);
+    client c(s);
+    for (auto const& mc : moving_cases()) {
+        auto const& p = ps[mc.provider];
+        INFO(p.name << " " << mc.id);
+        for (std::size_t i = 0; i < mc.statuses.size(); ++i)
+            CHECK(status_of(p.name, c.get(p.get(mc.id))) == mc.statuses[i]);
+        CHECK(status_of(p.name, c.get(p.get("tag-a-" + mc.id))) == mc.statuses[0]);
+        CHECK(status_of(p.name, c.get(p.get("tag-b-" + mc.id))) == mc.statuses[0]);
+        CHECK(status_of(p.name, c.get(p.get("tag-a-" + mc.id))) == mc.statuses[1]);
+        CHECK(status_of(p.name, c.get(p.get(mc.id))) == mc.statuses.back());
+    }
+    // 99 0 PPPPP 000000470: mode 0 is a plain alias; each parameter is a fresh id.
+    auto const& t = ps[0];
+    CHECK(status_of("truust", c.get(t.get("99000001000000470"))) == "CREATED");
+    CHECK(status_of("truust", c.get(t.get("99000002000000470"))) == "CREATED");
+    CHECK(status_of("truust", c.get(t.get("99000001000000470"))) == "CONFIRMED");
+}
+
+TEST_CASE("sandbox: a timed moving payout advances with time, in lifecycle order") {
+    sandbox_process s({"--quiet"}, test_credentials);
+    auto const ps = providers(test_credentials);
+    auto const cases = moving_cases();
+    // Every timed payout is polled until it shows its last stage (1 s per stage; the cap is
+    // generous for loaded or sanitized builds). Never a duration assertion.
+    std::vector<std::vector<std::size_t>> seen(cases.size());
+    auto const deadline = std::chrono::steady_clock::now() + 60s;
+    auto done = [&](std::size_t i) {
+        return !seen[i].empty() && seen[i].back() == cases[i].statuses.size() - 1;
+    };
+    for (;;) {
+        std::vector<request> round;
+        std::vector<std::size_t> which;
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            if (!done(i)) {
+                round.push_back(ps[cases[i].provider].get(cases[i].timed_id));
+                which.push_back(i);
+            }
+        if (round.empty() || std::chrono::steady_clock::now() > deadline) break;
+        auto got = client(s).exchange(round);
+        REQUIRE(got.size() == round.size());
+        for (std::size_t k = 0; k < got.size(); ++k) {
+            auto const& mc = cases[which[k]];
+            std::string const name = ps[mc.provider].name;
+            std::string const status = status_of(name, got[k]);
+            auto const it = std::find(mc.statuses.begin(), mc.statuses.end(), status);
+            REQUIRE_MESSAGE(it != mc.statuses.end(), name << " served " << status);
+            std::size_t const stage = static_cast<std::size_t>(it - mc.statuses.begin());
+            CHECK(got[k].body == stage_body(name, mc.timed_id, stage));
+            seen[which[k]].push_back(stage);
+        }
+        std::this_thread::sleep_for(50ms); // polling pace, not a wait for an outcome
+    }
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        auto const& mc = cases[i];
+        INFO(ps[mc.provider].name << " " << mc.timed_id);
+        REQUIRE(!seen[i].empty());
+        CHECK(seen[i].front() == 0);                           // the first answer starts the clock
+        CHECK(std::is_sorted(seen[i].begin(), seen[i].end())); // never backwards
+        CHECK(done(i));                                        // and it got to the end
+        // The last stage is kept; a tag- is a fresh clock.
+        auto const& p = ps[mc.provider];
+        CHECK(status_of(p.name, client(s).get(p.get(mc.timed_id))) == mc.statuses.back());
+        CHECK(status_of(p.name, client(s).get(p.get("tag-late-" + mc.timed_id))) ==
+              mc.statuses.front());
+    }
+}
+
+TEST_CASE("sandbox: --data serves moving payouts, with their own steps") {
+    fs::path dir = make_temp_dir();
+    fs::path const m = dir / "introw" / "pay_mine";
+    fs::create_directories(m);
+    std::ofstream(m / "steps.json") << R"({"advance": "request", "every": 2})";
+    std::string const a = "{\"data\":{\"id\":\"pay_mine\",\"stage\":\"APPROVED\"}}\n";
+    std::string const b = "not json at all";
+    std::ofstream(m / "0.json", std::ios::binary) << a;
+    std::ofstream(m / "1.json", std::ios::binary) << b;
+    std::ofstream(m / "notes.txt") << "ignored: not .json";
+
+    sandbox_process s({"--http", "--data", dir.string()}, {});
+    auto const p = providers(default_credentials())[4];
+    auto got = client(s).exchange(std::vector<request>(5, p.get("pay_mine")));
+    REQUIRE(got.size() == 5);
+    std::vector<std::string> const expected{a, a, b, b, b}; // every 2: two answers per stage
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].status == 200);
+        CHECK(got[i].body == expected[i]);
+    }
+    CHECK(s.stop(SIGTERM) == 0);
+    std::string const log = s.log();
+    INFO(log);
+    // A stage that is not JSON is served anyway, with the warning static files get.
+    CHECK(log.find((m / "1.json").string() + " is not valid JSON") != std::string::npos);
+    CHECK(log.find("stage=1") != std::string::npos);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("sandbox: a malformed moving payout is refused at start, naming the file") {
+    struct bad_case {
+        std::string what;
+        std::map<std::string, std::string> files; ///< relative to <dir>/druo/trx_bad/
+        std::string named;                        ///< the file the message must name
+        std::string says;
+    };
+    std::string const ok_steps = R"({"advance": "request", "every": 1})";
+    std::string const body = R"({"payout":{"uuid":"trx_bad","status":"PENDING"}})";
+    std::vector<bad_case> const cases{
+        {"steps.json not JSON",
+         {{"steps.json", "{advance: request"}, {"0.json", body}},
+         "steps.json",
+         "not valid JSON"},
+        {"steps.json not an object",
+         {{"steps.json", "[1]"}, {"0.json", body}},
+         "steps.json",
+         "not a JSON object"},
+        {"unknown advance",
+         {{"steps.json", R"({"advance": "sometimes"})"}, {"0.json", body}},
+         "steps.json",
+         R"("advance" must be "request" or "time")"},
+        {"time without every_ms",
+         {{"steps.json", R"({"advance": "time"})"}, {"0.json", body}},
+         "steps.json",
+         "every_ms"},
+        {"every 0",
+         {{"steps.json", R"({"advance": "request", "every": 0})"}, {"0.json", body}},
+         "steps.json",
+         R"("every" must be a positive integer)"},
+        {"every 1.5",
+         {{"steps.json", R"({"advance": "request", "every": 1.5})"}, {"0.json", body}},
+         "steps.json",
+         R"("every" must be a positive integer)"},
+        {"a key of the other mode",
+         {{"steps.json", R"({"advance": "request", "every_ms": 1000})"}, {"0.json", body}},
+         "steps.json",
+         R"(unexpected key "every_ms")"},
+        {"no steps.json", {{"0.json", body}}, "steps.json", "missing"},
+        {"no 0.json", {{"steps.json", ok_steps}, {"1.json", body}}, "0.json", "missing"},
+        {"no stages at all", {{"steps.json", ok_steps}}, "0.json", "missing"},
+        {"a gap",
+         {{"steps.json", ok_steps}, {"0.json", body}, {"1.json", body}, {"3.json", body}},
+         "2.json",
+         "without gaps"},
+        {"not a stage name",
+         {{"steps.json", ok_steps}, {"0.json", body}, {"01.json", body}},
+         "01.json",
+         "not a stage file"},
+    };
+    for (auto const& bc : cases) {
+        INFO(bc.what);
+        fs::path const dir = make_temp_dir();
+        fs::path const m = dir / "druo" / "trx_bad";
+        fs::create_directories(m);
+        for (auto const& [name, text] : bc.files)
+            std::ofstream(m / name, std::ios::binary) << text;
+        auto const [status, out] = run_refused(dir);
+        INFO(out);
+        CHECK(status == 1);
+        CHECK(out.find((m / bc.named).string() + ": ") != std::string::npos);
+        CHECK(out.find(bc.says) != std::string::npos);
+        fs::remove_all(dir);
+    }
+    // A moving payout and a static file with the same id: which would answer is ambiguous.
+    fs::path const dir = make_temp_dir();
+    fs::create_directories(dir / "yuno" / "p1");
+    std::ofstream(dir / "yuno" / "p1" / "steps.json") << ok_steps;
+    std::ofstream(dir / "yuno" / "p1" / "0.json") << "{}";
+    std::ofstream(dir / "yuno" / "p1.json") << "{}";
+    auto const [status, out] = run_refused(dir);
+    INFO(out);
+    CHECK(status == 1);
+    CHECK(out.find((dir / "yuno" / "p1.json").string() + ": ") != std::string::npos);
+    fs::remove_all(dir);
 }

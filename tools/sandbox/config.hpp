@@ -98,7 +98,8 @@ Endpoints (prefix each with the base URL):
 Options:
   --port N                 port to bind on 127.0.0.1 (default 0: any free port)
   --http                   plaintext HTTP instead of TLS
-  --data DIR               serve DIR/<provider>/<id>.json instead of the bundled payouts
+  --data DIR               serve DIR/<provider>/<id>.json (and moving payouts in
+                           DIR/<provider>/<id>/) instead of the bundled payouts
   --state-dir DIR          where the generated CA and server certificate go
                            (default: a new temporary directory, removed at exit)
   --cert FILE --key FILE   serve this certificate chain and key instead of generating them
@@ -126,6 +127,10 @@ Faults, by id prefix (any provider; prefixes nest, outermost first; counters are
   reset-<id>       oversized-<id>       malformed-<id>   tag-<word>-<id>
   Integer ids (Truust): 99MPPPPPNNNNNNNNN = mode M (0 tag 1 slow 2 stall 3 ratelimit 4 flaky
   5 truncate 6 reset 7 oversized 8 malformed), parameter PPPPP, order id NNNNNNNNN.
+
+Moving payouts (status advances per answer or per second; each full id has its own state):
+  truust 470 (471 timed)   druo trx_moving-1 (trx_moving-timed)   checkout pay_moving1
+  (pay_movingtimed)   yuno moving-1 (moving-timed)   introw pay_moving1 (pay_movingtimed)
 )";
     return h;
 }

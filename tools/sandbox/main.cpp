@@ -104,8 +104,9 @@ int run(options const& opts) {
     // The contract with scripts and tests: line 1 the base URL, line 2 the CA file.
     std::cout << (opts.plaintext ? "http" : "https") << "://127.0.0.1:" << server.port() << '\n'
               << (opts.plaintext ? std::string("-") : tls.ca_to_print.string()) << std::endl;
-    std::cerr << "payouts-sandbox: " << logic.store().size() << " payouts from "
-              << opts.data_dir.string() << "; listening on 127.0.0.1:" << server.port()
+    std::cerr << "payouts-sandbox: " << logic.store().size() << " payouts ("
+              << logic.store().moving_count() << " moving) from " << opts.data_dir.string()
+              << "; listening on 127.0.0.1:" << server.port()
               << (opts.plaintext ? " (plaintext)" : " (TLS)") << std::endl;
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);

@@ -53,6 +53,14 @@ private:
 
 enum class action { respond, stall, reset };
 
+/// A moving payout's answer, whose stage is chosen when the answer is sent (after any slow-
+/// delay): sandbox::settle.
+struct pending_stage {
+    moving_payout const* payout = nullptr;
+    std::string key;                   ///< provider and full requested id: whose state moves
+    std::vector<fault_kind> modifiers; ///< body faults, outermost first, applied to the stage
+};
+
 /// What to do with one request.
 struct decision {
     action what = action::respond;
@@ -61,6 +69,7 @@ struct decision {
     std::size_t send_limit = std::string_view::npos; ///< body bytes actually sent (truncation)
     bool close = false;                              ///< close the connection afterwards
     std::string note; ///< for the request log: provider, credential headers (names only), faults
+    std::optional<pending_stage> stage; ///< set: call sandbox::settle just before sending
 };
 
 namespace detail {
@@ -143,6 +152,36 @@ public:
         , rng_(seed()) {}
 
     payout_store const& store() const { return store_; }
+
+    /// Completes a decision whose body depends on when it is sent (a moving payout's stage);
+    /// does nothing for the others. An intact answer counts as served: it advances a
+    /// request-stepped payout and starts a timed one's clock. Body faults (truncate-,
+    /// malformed-, oversized-) show the current stage but do not count, since the client did
+    /// not get a usable answer.
+    void settle(decision& d, steady::time_point now) {
+        if (!d.stage) return;
+        pending_stage& ps = *d.stage;
+        moving_payout const& m = *ps.payout;
+        moving_state& st = moving_states_[ps.key];
+        bool const counts = ps.modifiers.empty();
+        if (counts && !st.first_served) st.first_served = now;
+        std::uint64_t step = 0;
+        if (m.mode == advance_mode::request) {
+            step = st.served / m.every;
+        } else if (st.first_served) {
+            auto elapsed =
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - *st.first_served);
+            step = static_cast<std::uint64_t>(elapsed / m.every_ms);
+        }
+        std::size_t const stage =
+            static_cast<std::size_t>(std::min<std::uint64_t>(step, m.stages.size() - 1));
+        if (counts) ++st.served;
+        d.rep.set_shared_body(m.stages[stage]);
+        apply_modifiers(d, ps.modifiers);
+        d.note += " stage=" + std::to_string(stage);
+        if (!counts) d.note += "(not-counted)";
+        d.stage.reset();
+    }
 
     decision handle(http::request<http::string_body> const& req, steady::time_point now) {
         std::string_view target = req.target();
@@ -502,6 +541,12 @@ private:
         } else if (std::string const* body = store_.find(p, spec.base)) {
             d.rep.content_type = "application/json";
             d.rep.set_shared_body(*body);
+        } else if (moving_payout const* m = store_.find_moving(p, spec.base)) {
+            // Per provider and full id, so tag- and fault prefixes give their own lifecycle.
+            d.rep.content_type = "application/json";
+            d.stage =
+                pending_stage{m, std::string(to_string(p)) + '\n' + *id, std::move(modifiers)};
+            modifiers.clear();
         } else if (p == provider_id::checkout && !spec.base.starts_with("pay_")) {
             d.rep = json_reply(422, {{"request_id", cko_id},
                                      {"error_type", "request_invalid"},
@@ -510,7 +555,12 @@ private:
             d.rep = provider_error(p, error_kind::not_found);
         }
         if (introw) introw_headers(d.rep);
+        apply_modifiers(d, modifiers);
+        return finish(d);
+    }
 
+    /// The body faults, innermost first (the outermost sees what the inner ones made).
+    void apply_modifiers(decision& d, std::vector<fault_kind> const& modifiers) const {
         for (auto it = modifiers.rbegin(); it != modifiers.rend(); ++it) {
             std::string_view body = d.rep.body();
             switch (*it) {
@@ -531,7 +581,6 @@ private:
                 break;
             }
         }
-        return finish(d);
     }
 
     // --- OAuth token endpoints -----------------------------------------------------------
@@ -659,6 +708,11 @@ private:
     payout_store store_;
     std::mt19937_64 rng_;
     std::unordered_map<std::string, std::uint64_t> counters_;
+    struct moving_state {
+        std::uint64_t served = 0; ///< answers that counted
+        std::optional<steady::time_point> first_served;
+    };
+    std::unordered_map<std::string, moving_state> moving_states_;
     std::unordered_map<std::string, token_info> tokens_;
     steady::time_point introw_window_start_{};
     std::uint32_t introw_used_ = 0;

@@ -152,6 +152,8 @@ private:
             stall();
             return;
         case action::respond:
+            // A moving payout's stage is the one current now, after any slow- delay.
+            ctx_.logic.settle(d_, steady::now());
             write();
             return;
         }
