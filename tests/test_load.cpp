@@ -7,8 +7,7 @@
 #include <payouts/payouts.hpp>
 
 #include "support/child_process.hpp"
-
-#include <sandbox_path.hpp>
+#include "support/sandbox_process.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <doctest/doctest.h>
@@ -48,40 +47,8 @@ namespace http = boost::beast::http;
 
 namespace {
 
+using test_support::sandbox_process;
 using test_support::slurp;
-
-// payouts-sandbox as a child: stdout to a file (its two first lines), dies with the test.
-class sandbox_process {
-public:
-    explicit sandbox_process(fs::path dir)
-        : dir_((fs::create_directories(dir), std::move(dir)))
-        // The bundled default credentials: no PAYOUTS_* variable reaches the sandbox.
-        , child_({PAYOUTS_SANDBOX_EXE, "--port", "0", "--quiet", "--introw-rate-limit", "1000000",
-                  "--state-dir", (dir_ / "pki").string()},
-                 {}, dir_ / "out", dir_ / "err") {
-        auto lines = test_support::first_two_lines(dir_ / "out", 600);
-        if (!lines) FAIL("the sandbox printed no base URL; stderr: " << slurp(dir_ / "err"));
-        base = std::move(lines->first);
-        ca = std::move(lines->second);
-    }
-    sandbox_process(sandbox_process const&) = delete;
-    sandbox_process& operator=(sandbox_process const&) = delete;
-    ~sandbox_process() {
-        stop();
-        std::error_code ignored;
-        fs::remove_all(dir_, ignored);
-    }
-
-    // SIGTERM and wait: the exit code (0 for a clean stop), -1 for death by signal.
-    int stop() { return child_.stop(SIGTERM); }
-    std::string stderr_text() const { return slurp(dir_ / "err"); }
-
-    std::string base, ca;
-
-private:
-    fs::path dir_;
-    test_support::child_process child_;
-};
 
 // A field of /proc/self/status in kB (VmHWM: peak resident set).
 long proc_status_kb(std::string const& field) {
@@ -285,25 +252,12 @@ TEST_CASE("load: 10 000 fetches at concurrency 256 with ~10 % faults, every id a
     for (auto const& j : jobs)
         faulted += j.f != fault::none;
     {
-        sandbox_process sandbox(dir);
+        sandbox_process sandbox(dir, {"--introw-rate-limit", "1000000"});
         net::io_context ioc;
-        client_config cfg;
-        cfg.use_system_roots = false;
-        cfg.ca_file = sandbox.ca;
+        auto cfg = sandbox.config();
         cfg.deadline = 60s; // a loaded 2-core machine under ASan, plus the 1 s Retry-After waits
         cfg.idle_connections_per_host = concurrency; // keep every connection: no handshake churn
         cfg.max_connections_per_host = concurrency;
-        auto const& b = sandbox.base;
-        cfg.providers["truust"] = {
-            b + "/truust/2.0", "", {{"SECRET_KEY", "sandbox_truust_secret"}}};
-        cfg.providers["druo"] = {b + "/druo", "", {{"ACCESS_TOKEN", "sandbox_druo_access_token"}}};
-        cfg.providers["checkout"] = {
-            b + "/checkout", "", {{"SECRET_KEY", "sandbox_checkout_secret_key"}}};
-        cfg.providers["yuno"] = {b + "/yuno/v1",
-                                 "",
-                                 {{"PUBLIC_API_KEY", "sandbox_yuno_public_api_key"},
-                                  {"PRIVATE_SECRET_KEY", "sandbox_yuno_private_secret_key"}}};
-        cfg.providers["introw"] = {b + "/introw", "", {{"API_KEY", "sandbox_introw_api_key"}}};
         client c(ioc, cfg);
 
         auto const judge = [&](std::size_t i, error_code ec, payout const& p,

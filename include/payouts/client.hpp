@@ -75,6 +75,9 @@ enum class fetch_event_kind {
     /// An attempt waited for a new OAuth token: `host` is the token endpoint's, `http_status`
     /// and `error` the token request's outcome (one token request may serve many fetches).
     token_wait_end,
+    /// A `watch` waits `delay` before its next fetch; `attempt` is the number of fetches it
+    /// has made so far.
+    watch_wait,
 };
 
 /// \brief One event of a fetch, for logging and metrics. Every view is valid only during the

@@ -28,6 +28,9 @@ struct diagnostics {
     /// Requests left in the provider's rate-limit window, from its header on the last response
     /// (Introw's x-ratelimit-remaining-minute); -1 when the provider did not say.
     long long rate_limit_remaining = -1;
+    /// The wait the last response's Retry-After asked for (seconds or an HTTP-date, as
+    /// received, before the retry policy's clamp); -1 ms when it sent none or was not a 429/5xx.
+    std::chrono::milliseconds retry_after{-1};
 
     /// Resets every field to its initial value.
     void clear() { *this = diagnostics{}; }

@@ -19,6 +19,7 @@
 #include <payouts/json.hpp>
 #include <payouts/payout.hpp>
 #include <payouts/provider.hpp>
+#include <payouts/watch.hpp>
 
 #include <payouts/providers/checkout.hpp>
 #include <payouts/providers/druo.hpp>

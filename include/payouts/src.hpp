@@ -23,6 +23,7 @@
 #include <payouts/impl/fetch_many.ipp>
 #include <payouts/impl/json.ipp>
 #include <payouts/impl/provider_ops.ipp>
+#include <payouts/impl/watch.ipp>
 
 namespace payouts {
 PAYOUTS_DETAIL_BUILTIN_PROVIDERS()

@@ -273,6 +273,7 @@ inline net::awaitable<void> run_fetch(std::shared_ptr<fetch_job> jp) {
         j.ec = {};
     }
     if (j.ec && j.diag.message.empty()) j.diag.message = std::move(j.at.why);
+    j.diag.retry_after = j.at.retry_after.value_or(std::chrono::milliseconds(-1));
     j.diag.attempts = j.requests;
     j.diag.elapsed = fetch_job::since(j.start);
     if (j.out_diag) *j.out_diag = std::move(j.diag);
