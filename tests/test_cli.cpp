@@ -1,18 +1,26 @@
 // End to end with spawned processes: payouts-sandbox on 127.0.0.1 (real TLS, throwaway CA) and
 // the `payouts` CLI run against it — get for every provider and format, exit codes by error
-// class, faults seen from the client, and a 1 000-id batch where every id is answered once.
+// class, faults seen from the client, a 1 000-id batch where every id is answered once, and
+// watch over the sandbox's moving payouts (changes, deadline, failures, signals).
 #include <cli_path.hpp>
 #include <sandbox_path.hpp>
 
+#include "support/child_process.hpp"
+
 #include <boost/json/parse.hpp>
+#include <boost/json/value_to.hpp>
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -499,4 +507,251 @@ TEST_CASE("--env: sandbox or production only; base URL overrides win in either")
     CHECK(r.err.find("PAYOUTS_ENVIRONMENT") != std::string::npos);
     // The flag overrides the variable.
     CHECK(run_cli(env, "get yuno " + id + " --env sandbox", s.dir()).code == 0);
+}
+
+namespace {
+
+// One line of `payouts watch`, whichever format it came in.
+struct change_line {
+    std::string time, provider, id, status, provider_status, amount; // amount: "150.00 USD" or "-"
+};
+
+// Milliseconds since the epoch of "2026-12-07T03:41:07.123Z" (exactly that shape), or nullopt.
+std::optional<long long> parse_time(std::string const& t) {
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0, n = 0;
+    if (t.size() != 24 ||
+        std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h, &mi, &s, &ms,
+                    &n) != 7 ||
+        n != 24)
+        return std::nullopt;
+    using namespace std::chrono;
+    year_month_day const ymd{year(y), month(unsigned(mo)), day(unsigned(d))};
+    if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+    auto const tp = sys_days(ymd) + hours(h) + minutes(mi) + seconds(s) + milliseconds(ms);
+    return tp.time_since_epoch().count();
+}
+
+// The table's rows under its header and rule, each column starting where its header does.
+std::vector<change_line> table_lines(std::string const& out) {
+    std::istringstream in(out);
+    std::string header, rule;
+    REQUIRE(std::getline(in, header));
+    REQUIRE(std::getline(in, rule));
+    std::vector<std::size_t> starts;
+    for (char const* name : {"time", "provider", "id", "status", "provider_status", "amount"}) {
+        auto const at = header.find(std::string(name) + (std::string(name) == "amount" ? "" : " "),
+                                    starts.empty() ? 0 : starts.back() + 1);
+        REQUIRE(at != std::string::npos);
+        starts.push_back(at);
+    }
+    CHECK(rule.find_first_not_of("- ") == std::string::npos);
+    std::vector<change_line> lines;
+    for (std::string row; std::getline(in, row);) {
+        CAPTURE(row);
+        std::array<std::string, 6> cell;
+        for (std::size_t i = 0; i < starts.size(); ++i) {
+            REQUIRE(row.size() > starts[i]);
+            CHECK(row[starts[i]] != ' ');
+            if (i) CHECK(row[starts[i] - 1] == ' ');
+            auto c = row.substr(starts[i], i + 1 < starts.size() ? starts[i + 1] - starts[i]
+                                                                 : std::string::npos);
+            cell[i] = c.substr(0, c.find_last_not_of(' ') + 1);
+        }
+        lines.push_back({cell[0], cell[1], cell[2], cell[3], cell[4], cell[5]});
+    }
+    return lines;
+}
+
+std::vector<change_line> jsonl_lines(std::string const& out) {
+    std::istringstream in(out);
+    std::vector<change_line> lines;
+    for (std::string row; std::getline(in, row);) {
+        CAPTURE(row);
+        auto const v = json::parse(row).as_object();
+        CHECK(v.size() == 7);
+        auto const& amount = v.at("amount");
+        auto const& currency = v.at("currency");
+        CHECK(amount.is_null() == currency.is_null());
+        lines.push_back({json::value_to<std::string>(v.at("time")),
+                         json::value_to<std::string>(v.at("provider")),
+                         json::value_to<std::string>(v.at("id")),
+                         json::value_to<std::string>(v.at("status")),
+                         json::value_to<std::string>(v.at("provider_status")),
+                         amount.is_null() ? std::string("-")
+                                          : json::value_to<std::string>(amount) + " " +
+                                                json::value_to<std::string>(currency)});
+    }
+    return lines;
+}
+
+// "status provider_status amount" per change of one pair, in the order seen; every time valid
+// and none earlier than the one before it.
+using changes_by_pair = std::map<std::string, std::vector<std::string>>;
+changes_by_pair by_pair(std::vector<change_line> const& lines) {
+    changes_by_pair out;
+    std::map<std::string, long long> last_time;
+    for (auto const& l : lines) {
+        auto const key = l.provider + " " + l.id;
+        auto const t = parse_time(l.time);
+        REQUIRE_MESSAGE(t, l.time);
+        if (last_time.count(key)) CHECK(*t >= last_time[key]);
+        last_time[key] = *t;
+        out[key].push_back(l.status + " " + l.provider_status + " " + l.amount);
+    }
+    return out;
+}
+
+// The moving payouts' lifecycles (tools/sandbox/README.md), `tag` making each a fresh one.
+changes_by_pair lifecycles(std::string const& tag, std::string const& truust) {
+    return {
+        {"truust " + truust, {"pending CREATED -", "paid CONFIRMED -"}},
+        {"druo " + tag + "trx_moving-1",
+         {"pending PENDING 150.00 USD", "processing PROCESSING 150.00 USD",
+          "paid SUCCESSFUL 150.00 USD"}},
+        {"checkout " + tag + "pay_moving1",
+         {"processing Pending 50.00 GBP", "paid Paid 50.00 GBP"}},
+        {"yuno " + tag + "moving-1",
+         {"pending CREATED 250.75 BRL", "processing PENDING 250.75 BRL",
+          "paid SUCCEEDED 250.75 BRL"}},
+        {"introw " + tag + "pay_moving1",
+         {"pending PENDING_REVIEW 2980.40 EUR", "pending APPROVED 2980.40 EUR",
+          "pending SCHEDULED 2980.40 EUR", "processing PENDING_PAYMENT 2980.40 EUR",
+          "paid PAID 2980.40 EUR"}},
+    };
+}
+
+std::string watch_args(changes_by_pair const& expected) {
+    std::string args = "watch";
+    for (auto const& [pair, changes] : expected)
+        args += " " + pair;
+    return args + " --interval 1ms --max-interval 4ms";
+}
+
+// Polls `done` until it holds or `cap` passes; says whether it holds.
+template <class Pred>
+bool eventually(Pred const& done, std::chrono::seconds cap = std::chrono::seconds(60)) {
+    auto const end = std::chrono::steady_clock::now() + cap;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > end) return false;
+        ::usleep(20000);
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("watch: every provider's moving payout at once, each change a line, in both formats") {
+    sandbox s;
+    auto const env = env_for(s);
+
+    auto const table = lifecycles("", "470");
+    auto r = run_cli(env, watch_args(table), s.dir());
+    CHECK_MESSAGE(r.code == 0, r.err);
+    CHECK(r.err.empty());
+    CHECK(by_pair(table_lines(r.out)) == table);
+
+    // A fresh lifecycle of each (Truust's numeric form of a tag: mode 0, parameter 1).
+    auto const jsonl = lifecycles("tag-j-", "99000001000000470");
+    r = run_cli(env, watch_args(jsonl) + " --format jsonl", s.dir());
+    CHECK_MESSAGE(r.code == 0, r.err);
+    CHECK(r.err.empty());
+    CHECK(by_pair(jsonl_lines(r.out)) == jsonl);
+
+    // Without paid among the terminal statuses, the return after payment is seen.
+    r = run_cli(env,
+                "watch druo tag-u-trx_moving-1 checkout tag-u-pay_moving1 --until "
+                "failed,cancelled,returned --interval 1ms --max-interval 4ms --format jsonl",
+                s.dir());
+    CHECK_MESSAGE(r.code == 0, r.err);
+    CHECK(by_pair(jsonl_lines(r.out)) ==
+          changes_by_pair{
+              {"druo tag-u-trx_moving-1",
+               {"pending PENDING 150.00 USD", "processing PROCESSING 150.00 USD",
+                "paid SUCCESSFUL 150.00 USD", "returned REVERSED 150.00 USD"}},
+              {"checkout tag-u-pay_moving1",
+               {"processing Pending 50.00 GBP", "paid Paid 50.00 GBP",
+                "returned Returned 50.00 GBP"}},
+          });
+}
+
+TEST_CASE("watch: the deadline, a failed pair, and usage errors have their exit codes") {
+    sandbox s;
+    auto const env = env_for(s);
+    std::string const pending = "64bc81c3-928f-45bf-af97-f3772238627b"; // Yuno, stays PENDING
+
+    auto r = run_cli(env, "watch yuno " + pending + " --timeout 300ms --interval 5ms", s.dir());
+    CHECK(r.code == 10);
+    CHECK(by_pair(table_lines(r.out)) ==
+          changes_by_pair{{"yuno " + pending, {"processing PENDING 10.01 BRL"}}});
+    CHECK(r.err.find("payouts: yuno " + pending + ": timeout: ") != std::string::npos);
+    CHECK(r.err.find("still processing (PENDING)") != std::string::npos);
+
+    // The failure decides over the other pair's success and the third's deadline.
+    r = run_cli(env,
+                "watch yuno " + pending +
+                    " introw pay_doesnotexist yuno tag-f-moving-1 --timeout 2s --interval 1ms "
+                    "--max-interval 4ms --format jsonl",
+                s.dir());
+    CHECK(r.code == 5);
+    auto const seen = by_pair(jsonl_lines(r.out));
+    CHECK(seen.count("introw pay_doesnotexist") == 0);
+    CHECK(seen.at("yuno tag-f-moving-1").back() == "paid SUCCEEDED 250.75 BRL");
+    CHECK(r.err.find("payouts: introw pay_doesnotexist: not_found: ") != std::string::npos);
+    CHECK(r.err.find("HTTP 404") != std::string::npos); // the last attempt's diagnostics
+    for (auto const& [name, value] : env)
+        if (name.find("KEY") != std::string::npos || name.find("SECRET") != std::string::npos)
+            CHECK_MESSAGE(r.err.find(value) == std::string::npos, name);
+
+    auto usage = [&](std::string const& args, std::string const& says) {
+        CAPTURE(args);
+        auto const u = run_cli(env, "watch yuno " + pending + " " + args, s.dir());
+        CHECK(u.code == 2);
+        CHECK(u.out.empty());
+        CHECK(u.err.find(says) != std::string::npos);
+    };
+    for (char const* d : {"5", "0s", "-1s", "5 min", "99999999999h", "1.5s", "2d", "ms", ""}) {
+        usage("--interval " + q(d), "--interval takes a duration");
+        usage("--timeout " + q(d), "--timeout takes a duration");
+    }
+    usage("--max-interval 5", "--max-interval takes a duration");
+    usage("--interval 2s --max-interval 1s", "--interval must not be longer");
+    usage("--until paid,settled", "pending, processing, on_hold, paid, failed");
+    usage("--until ''", "--until: unknown status ''");
+    usage("--format json", "unknown format json for watch");
+    usage("--format csv", "unknown format csv for watch");
+    usage("truust abc", "truust ids are integers");
+    usage("--interval", "--interval needs a value");
+    CHECK(run_cli(env, "get yuno " + pending + " --timeout 1s", s.dir()).code == 2);
+    CHECK(run_cli(env, "watch yuno", s.dir()).code == 2);
+}
+
+TEST_CASE("watch: SIGTERM and SIGINT cancel every watch, exit 143 and 130") {
+    sandbox s;
+    auto const env = env_for(s);
+    auto const out = s.dir() / "watch.out", err = s.dir() / "watch.err";
+    std::string const pending = "64bc81c3-928f-45bf-af97-f3772238627b";
+
+    SUBCASE("SIGTERM while waiting between fetches") {
+        test_support::child_process cli({PAYOUTS_CLI_EXE, "watch", "yuno", pending, "yuno",
+                                         "tag-t-moving-1", "--interval", "1h"},
+                                        env, out, err);
+        // Both seen once; the next fetches are up to an hour of backoff away.
+        REQUIRE(eventually([&] {
+            auto const o = slurp(out);
+            return o.find(pending + "  ") != std::string::npos &&
+                   o.find("CREATED") != std::string::npos;
+        }));
+        CHECK(cli.stop(SIGTERM) == 143);
+        auto const seen = by_pair(table_lines(slurp(out)));
+        CHECK(seen.at("yuno " + pending).front() == "processing PENDING 10.01 BRL");
+        CHECK(slurp(err).find("stopped by SIGTERM") != std::string::npos);
+    }
+    SUBCASE("SIGINT during a fetch the server never answers") {
+        test_support::child_process cli(
+            {PAYOUTS_CLI_EXE, "watch", "yuno", "stall-" + pending, "--interval", "1h", "--verbose"},
+            env, out, err);
+        REQUIRE(eventually([&] { return slurp(err).find("yuno attempt 1") != std::string::npos; }));
+        CHECK(cli.stop(SIGINT) == 130);
+        CHECK(slurp(err).find("stopped by SIGINT") != std::string::npos);
+    }
 }

@@ -4,17 +4,27 @@
 
 #include "../common/table.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/describe/enum_to_string.hpp>
+#include <boost/describe/enumerators.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/mp11/algorithm.hpp>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -23,6 +33,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
@@ -43,6 +54,7 @@ enum exit_code : int {
     exit_provider = 7,
     exit_decode = 8,
     exit_batch_failures = 9,
+    exit_watch_deadline = 10,
 };
 
 constexpr char const* help_text = R"(usage:
@@ -50,6 +62,9 @@ constexpr char const* help_text = R"(usage:
               [--env sandbox|production] [--verbose]
   payouts batch <provider> <ids-file|-> [--concurrency N] [--format jsonl|csv]
                 [--env sandbox|production]
+  payouts watch <provider> <id> [<provider> <id>...] [--interval D] [--max-interval D]
+                [--timeout D] [--until STATUS,...] [--format table|jsonl]
+                [--env sandbox|production] [--verbose]
   payouts --help
 
 providers: truust druo checkout yuno introw
@@ -77,8 +92,25 @@ go to stderr and the exit code is the class of the first pair that failed.
 batch reads one id per line (blank lines are skipped) and writes exactly one line per id, in
 input order, then a summary by status on stderr (with a progress bar when stderr is a terminal).
 
+watch fetches every <provider> <id> pair again and again, all at once, until each reaches a
+terminal status, and prints a line each time a payout's status changes (the first answer
+included), as it happens: the time it was seen (UTC), provider, id (as given), status,
+provider_status, amount. --format table (default) aligns them under a header; --format jsonl
+writes one object per line with keys time, provider, id, status, provider_status, amount
+(decimal string or null) and currency (or null). A watch that fails gets one line on stderr;
+the exit code is then the class of the first pair that failed, as for get.
+  --interval D       the wait before the second fetch; later waits double, with jitter,
+                     up to --max-interval (defaults 2s and 5m; --interval alone above 5m
+                     raises --max-interval to it)
+  --timeout D        the whole watch (default 24h)
+  --until S,...      the statuses that end a watch, replacing paid,failed,cancelled,returned:
+                     pending processing on_hold paid failed cancelled returned unknown (leave
+                     paid out, with a --timeout, to keep watching a paid payout for a return)
+Durations D are a positive integer and a unit, ms, s, m or h (500ms, 2s, 5m, 24h), at most
+100 years. Ctrl-C (SIGINT) or SIGTERM stops every watch: exit 130 or 143.
+
 exit codes:
-  0  success (batch: every id fetched)
+  0  success (batch: every id fetched; watch: every payout reached a terminal status)
   1  internal: a failure of this program itself (an unexpected exception, or a batch that
      ended with ids unanswered; those ids still get their line)
   2  usage: unknown command, provider, option or format
@@ -89,6 +121,8 @@ exit codes:
   7  provider: 429 after retries, 5xx, unexpected status
   8  decode: the response is not a valid payout, too large or badly encoded
   9  batch: at least one id failed (each failure is on its own line)
+  10 watch: the deadline passed before every payout settled (and no watch failed otherwise)
+  130, 143  watch: stopped by SIGINT or SIGTERM
 )";
 
 struct usage_error : std::runtime_error {
@@ -97,12 +131,71 @@ struct usage_error : std::runtime_error {
 
 struct options {
     std::string command, provider, target;
-    std::vector<std::pair<std::string, std::string>> pairs; // get: (provider, id), in order
+    std::vector<std::pair<std::string, std::string>> pairs; // get, watch: (provider, id), in order
     std::string format;
     std::optional<payouts::environment> env;
     std::size_t concurrency = 8;
     bool verbose = false;
+    // watch only; unset: watch_options' defaults.
+    std::optional<std::chrono::milliseconds> interval, max_interval, timeout;
+    std::optional<payouts::status_set> until;
 };
+
+// "500ms", "2s", "5m", "24h": a positive integer and a unit. The cap keeps the watch's deadline
+// well inside the steady clock's nanosecond range.
+std::chrono::milliseconds parse_duration(std::string const& option, std::string const& text) {
+    using namespace std::chrono;
+    constexpr std::int64_t max_ms = 100LL * 365 * 24 * 3600 * 1000;
+    std::int64_t n = 0;
+    auto const* const end = text.data() + text.size();
+    auto [p, ec] = std::from_chars(text.data(), end, n);
+    std::string_view const unit(p, static_cast<std::size_t>(end - p));
+    std::int64_t per = 0;
+    if (unit == "ms")
+        per = 1;
+    else if (unit == "s")
+        per = 1000;
+    else if (unit == "m")
+        per = 60 * 1000;
+    else if (unit == "h")
+        per = 3600 * 1000;
+    if (ec != std::errc() || p == text.data() || text[0] == '-' || per == 0 || n <= 0 ||
+        n > max_ms / per)
+        throw usage_error(option +
+                          " takes a duration: a positive integer and a unit, ms, s, m "
+                          "or h (500ms, 2s, 5m, 24h), at most 100 years; not '" +
+                          text + "'");
+    return milliseconds(n * per);
+}
+
+// "failed,cancelled,returned": names as payouts::to_string prints them.
+payouts::status_set parse_statuses(std::string const& text) {
+    payouts::status_set set;
+    std::string valid;
+    boost::mp11::mp_for_each<boost::describe::describe_enumerators<payouts::payout_status>>(
+        [&](auto d) {
+            valid += (valid.empty() ? "" : ", ") + std::string(payouts::to_string(d.value));
+        });
+    std::string_view rest = text;
+    for (;;) {
+        auto const comma = rest.find(',');
+        auto const name = rest.substr(0, comma);
+        bool known = false;
+        boost::mp11::mp_for_each<boost::describe::describe_enumerators<payouts::payout_status>>(
+            [&](auto d) {
+                if (payouts::to_string(d.value) == name) {
+                    set.bits |= payouts::status_set{d.value}.bits;
+                    known = true;
+                }
+            });
+        if (!known)
+            throw usage_error("--until: unknown status '" + std::string(name) +
+                              "'; the statuses are " + valid);
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return set;
+}
 
 options parse_args(int argc, char** argv) {
     options o;
@@ -132,6 +225,14 @@ options parse_args(int argc, char** argv) {
             if (ec != std::errc() || p != v.data() + v.size() || o.concurrency == 0 ||
                 o.concurrency > 4096)
                 throw usage_error("--concurrency must be a number from 1 to 4096");
+        } else if (a == "--interval") {
+            o.interval = parse_duration(a, value());
+        } else if (a == "--max-interval") {
+            o.max_interval = parse_duration(a, value());
+        } else if (a == "--timeout") {
+            o.timeout = parse_duration(a, value());
+        } else if (a == "--until") {
+            o.until = parse_statuses(value());
         } else if (a == "--verbose" || a == "-v") {
             o.verbose = true;
         } else if (a.size() > 1 && a[0] == '-' && a != "-") {
@@ -142,12 +243,16 @@ options parse_args(int argc, char** argv) {
     }
     if (positional.empty()) throw usage_error("missing command");
     o.command = positional[0];
-    if (o.command != "get" && o.command != "batch")
+    if (o.command != "get" && o.command != "batch" && o.command != "watch")
         throw usage_error("unknown command " + o.command);
-    if (o.command == "get" ? positional.size() < 3 || positional.size() % 2 == 0
-                           : positional.size() != 3)
+    bool const paired = o.command != "batch";
+    if (paired ? positional.size() < 3 || positional.size() % 2 == 0 : positional.size() != 3)
         throw usage_error(o.command + " takes <provider> and " +
-                          (o.command == "get" ? "<id> (pairs of them)" : "<ids-file|->"));
+                          (paired ? "<id> (pairs of them)" : "<ids-file|->"));
+    if (o.command != "watch" && (o.interval || o.max_interval || o.timeout || o.until))
+        throw usage_error("--interval, --max-interval, --timeout and --until are for watch only");
+    if (o.interval && o.max_interval && *o.interval > *o.max_interval)
+        throw usage_error("--interval must not be longer than --max-interval");
     for (std::size_t i = 1; i + 1 < positional.size(); i += 2) {
         bool known = false;
         boost::mp11::mp_for_each<payouts::all_providers>(
@@ -157,9 +262,10 @@ options parse_args(int argc, char** argv) {
     }
     o.provider = positional[1];
     o.target = positional[2];
-    if (o.format.empty()) o.format = o.command == "get" ? "table" : "jsonl";
-    bool const format_ok = o.command == "get" ? (o.format == "table" || o.format == "json")
-                                              : (o.format == "jsonl" || o.format == "csv");
+    if (o.format.empty()) o.format = o.command == "batch" ? "jsonl" : "table";
+    bool const format_ok = o.command == "get"     ? (o.format == "table" || o.format == "json")
+                           : o.command == "watch" ? (o.format == "table" || o.format == "jsonl")
+                                                  : (o.format == "jsonl" || o.format == "csv");
     if (!format_ok) throw usage_error("unknown format " + o.format + " for " + o.command);
     return o;
 }
@@ -293,6 +399,10 @@ void verbose_hook(payouts::client_config& cfg) {
         case k::decode_error:
             std::cerr << "  decode error: " << e.message << '\n';
             break;
+        case k::watch_wait:
+            std::cerr << "  " << e.provider << " watch: next fetch in " << e.delay.count()
+                      << " ms\n";
+            break;
         }
     };
 }
@@ -375,6 +485,178 @@ int run_get(options const& o) {
         payouts_tools::write_table(std::cout, payouts_tools::payout_columns(), std::move(rows));
     }
     return rc;
+}
+
+// One watched pair: what the command line gave, how to stop it, how it ended.
+struct watched {
+    std::string provider, id;
+    net::cancellation_signal stop;
+    std::optional<error_code> ec; // set when the watch completed
+    payouts::payout last;
+    payouts::diagnostics diag; // the watch's, at completion
+};
+
+// RFC 3339 in UTC with milliseconds, always three digits ("2026-12-07T03:41:07.120Z").
+std::string utc_millis(std::chrono::system_clock::time_point t) {
+    using namespace std::chrono;
+    auto const ms = floor<milliseconds>(t);
+    auto const day = floor<days>(ms);
+    year_month_day const ymd{day};
+    hh_mm_ss const hms{ms - day};
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int(ymd.year()),
+                  unsigned(ymd.month()), unsigned(ymd.day()), int(hms.hours().count()),
+                  int(hms.minutes().count()), int(hms.seconds().count()),
+                  int(hms.subseconds().count()));
+    return buf;
+}
+
+// Writes one line per change as it is seen: table columns sized up front (every provider and
+// id is known before the first line), or JSON Lines.
+class change_printer {
+public:
+    explicit change_printer(std::string const& format)
+        : jsonl_(format == "jsonl") {}
+
+    void size_for(std::vector<watched> const& pairs) {
+        for (auto const& x : pairs) {
+            width_[1] = std::max(width_[1], x.provider.size());
+            width_[2] = std::max(width_[2], x.id.size());
+        }
+    }
+
+    void header() {
+        if (jsonl_) return;
+        row({"time", "provider", "id", "status", "provider_status", "amount"});
+        row({std::string(width_[0], '-'), std::string(width_[1], '-'), std::string(width_[2], '-'),
+             std::string(width_[3], '-'), std::string(width_[4], '-'), std::string(6, '-')});
+    }
+
+    void change(watched const& x, payouts::payout const& p) {
+        auto const time = utc_millis(std::chrono::system_clock::now());
+        std::string const status(payouts::to_string(p.status));
+        if (jsonl_) {
+            boost::json::object line{{"time", time},
+                                     {"provider", x.provider},
+                                     {"id", x.id},
+                                     {"status", status},
+                                     {"provider_status", p.provider_status},
+                                     {"amount", nullptr},
+                                     {"currency", nullptr}};
+            if (p.amount) {
+                line["amount"] = p.amount->to_decimal_string();
+                line["currency"] = p.amount->currency;
+            }
+            std::cout << boost::json::serialize(line) << '\n';
+        } else {
+            row({time, x.provider, x.id, status, p.provider_status,
+                 payouts_tools::detail::cell(p.amount)});
+        }
+        std::cout.flush(); // a watch is read as it happens, often through a pipe
+    }
+
+private:
+    void row(std::array<std::string, 6> const& cells) {
+        for (std::size_t i = 0; i < cells.size(); ++i) {
+            std::cout << cells[i];
+            if (i + 1 < cells.size())
+                std::cout << std::string(std::max(width_[i], cells[i].size()) - cells[i].size() + 2,
+                                         ' ');
+        }
+        std::cout << '\n';
+    }
+
+    bool jsonl_;
+    // time, provider, id, status ("processing"), provider_status: the usual widest values.
+    std::array<std::size_t, 5> width_{24, 8, 2, 10, 15};
+};
+
+// "payouts: druo trx_x: not_found: <what the code means>: <what the last attempt found>".
+void print_watch_error(watched const& x) {
+    std::string const& detail = x.diag.message;
+    std::cerr << "payouts: " << x.provider << ' ' << x.id << ": " << error_name(*x.ec) << ": "
+              << x.ec->message() << (detail.empty() ? "" : ": " + detail) << '\n';
+}
+
+// Every pair watched at once on one client; SIGINT and SIGTERM cancel them all.
+int run_watch(options const& o) {
+    std::vector<watched> pairs(o.pairs.size());
+    payouts::watch_options opt;
+    if (o.interval) {
+        opt.first_interval = *o.interval;
+        opt.max_interval = std::max(opt.max_interval, *o.interval);
+    }
+    if (o.max_interval) opt.max_interval = *o.max_interval;
+    if (o.timeout) opt.deadline = *o.timeout;
+    if (o.until) opt.terminal = *o.until;
+
+    change_printer printer(o.format);
+    std::size_t running = pairs.size();
+    int stopped_by = 0;
+    net::io_context ioc;
+    net::signal_set signals(ioc, SIGINT, SIGTERM);
+
+    std::vector<std::function<void(payouts::client&)>> starts;
+    for (std::size_t i = 0; i < o.pairs.size(); ++i) {
+        auto& x = pairs[i];
+        std::tie(x.provider, x.id) = o.pairs[i];
+        int bad = 0;
+        boost::mp11::mp_for_each<payouts::all_providers>([&]<class P>(P) {
+            if (P::name != x.provider) return;
+            auto id = parse_id<P>(x.id);
+            if (!id) {
+                std::cerr << "payouts: invalid_id: " << P::name << " ids are integers\n";
+                bad = 1;
+                return;
+            }
+            auto done = [&x, &running, &signals, &stopped_by](error_code ec, payouts::payout p) {
+                x.ec = ec;
+                x.last = std::move(p);
+                if (ec && !stopped_by) print_watch_error(x);
+                if (--running == 0) signals.cancel(); // nothing else keeps run() going
+            };
+            starts.push_back([&x, &opt, &printer, done, id = std::move(*id)](payouts::client& cl) {
+                payouts::watch<P>(
+                    cl, id, opt, [&x, &printer](payouts::payout const& p) { printer.change(x, p); },
+                    x.diag, net::bind_cancellation_slot(x.stop.slot(), done));
+            });
+        });
+        if (bad) return exit_usage;
+    }
+
+    printer.size_for(pairs);
+    auto cfg = load_config(o);
+    if (o.verbose) verbose_hook(cfg);
+    payouts::client cl(ioc, std::move(cfg));
+    signals.async_wait([&](error_code ec, int sig) {
+        if (ec) return;
+        stopped_by = sig;
+        for (auto& x : pairs)
+            x.stop.emit(net::cancellation_type::terminal);
+    });
+    printer.header();
+    for (auto& start : starts)
+        start(cl);
+    ioc.run();
+
+    if (stopped_by) {
+        std::cerr << "payouts: stopped by " << (stopped_by == SIGINT ? "SIGINT" : "SIGTERM")
+                  << '\n';
+        return 128 + stopped_by;
+    }
+    bool deadline_passed = false;
+    for (auto const& x : pairs) {
+        if (!x.ec) {
+            std::cerr << "payouts: internal error: the watch of " << x.provider << ' ' << x.id
+                      << " never completed\n";
+            return exit_internal;
+        }
+        if (*x.ec == payouts::errc::timeout)
+            deadline_passed = true;
+        else if (*x.ec)
+            return exit_for(*x.ec);
+    }
+    return deadline_passed ? exit_watch_deadline : exit_ok;
 }
 
 std::string csv_field(std::string_view s) {
@@ -531,6 +813,7 @@ int main(int argc, char** argv) try {
         if (o.command == "batch" && P::name == o.provider) rc = run_batch<P>(o);
     });
     if (o.command == "get") rc = run_get(o);
+    if (o.command == "watch") rc = run_watch(o);
     if (rc < 0) throw usage_error("unknown provider " + o.provider);
     return rc;
 } catch (usage_error const& e) {
