@@ -587,11 +587,8 @@ std::string stage_body(std::string_view provider, std::string_view id, std::size
     return read_file(moving_dir(provider, id) / (std::to_string(stage) + ".json"));
 }
 
-/// Runs the sandbox on a --data directory that must be refused; its exit status and output.
-std::pair<int, std::string> run_refused(fs::path const& data) {
-    // `timeout`: should the sandbox start after all, the test fails instead of hanging.
-    std::string cmd =
-        "timeout 30 '" + sandbox_exe() + "' --http --data '" + data.string() + "' 2>&1";
+/// Runs `cmd` through the shell: its exit status (-1: killed) and its stdout.
+std::pair<int, std::string> run_command(std::string const& cmd) {
     FILE* p = ::popen(cmd.c_str(), "r");
     REQUIRE(p);
     std::string out;
@@ -602,19 +599,20 @@ std::pair<int, std::string> run_refused(fs::path const& data) {
     return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
+/// Runs the sandbox on a --data directory that must be refused; its exit status and output.
+std::pair<int, std::string> run_refused(fs::path const& data) {
+    // `timeout`: should the sandbox start after all, the test fails instead of hanging.
+    return run_command("timeout 30 '" + sandbox_exe() + "' --http --data '" + data.string() +
+                       "' 2>&1");
+}
+
 } // namespace
 
 // ------------------------------------------------------------------------------------------------
 
 TEST_CASE("sandbox: --help lists every credential variable and its default") {
-    std::string cmd = sandbox_exe() + " --help";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    REQUIRE(p);
-    std::string out;
-    char buf[4096];
-    while (std::size_t n = std::fread(buf, 1, sizeof buf, p))
-        out.append(buf, n);
-    CHECK(::pclose(p) == 0);
+    auto const [status, out] = run_command(sandbox_exe() + " --help");
+    CHECK(status == 0);
     for (auto const& name :
          {"PAYOUTS_TRUUST_SECRET_KEY", "PAYOUTS_DRUO_ACCESS_TOKEN", "PAYOUTS_DRUO_CLIENT_ID",
           "PAYOUTS_DRUO_CLIENT_SECRET", "PAYOUTS_CHECKOUT_SECRET_KEY", "PAYOUTS_CHECKOUT_CLIENT_ID",

@@ -60,6 +60,15 @@ struct fixture {
     client c{ioc, config(sandbox, log)};
 };
 
+// Cancels through `stop`, from the event loop, once the client's hook sees an event `when`
+// accepts (posted: the hook runs inside the watch).
+void cancel_when(fixture& f, net::cancellation_signal& stop,
+                 std::function<bool(fetch_event const&)> when) {
+    f.log.also = [&f, &stop, when = std::move(when)](fetch_event const& e) {
+        if (when(e)) net::post(f.ioc, [&stop] { stop.emit(net::cancellation_type::terminal); });
+    };
+}
+
 watch_options quick() {
     watch_options o;
     o.first_interval = 1ms;
@@ -189,10 +198,8 @@ TEST_CASE("watch: cancellation ends it promptly, during a wait and during a fetc
 
     SUBCASE("during the wait after the first fetch") {
         opt.first_interval = opt.max_interval = 1h;
-        log.also = [&](fetch_event const& e) {
-            if (e.kind == fetch_event_kind::watch_wait)
-                net::post(ioc, [&] { stop.emit(net::cancellation_type::terminal); });
-        };
+        cancel_when(f, stop,
+                    [](fetch_event const& e) { return e.kind == fetch_event_kind::watch_wait; });
         auto const r =
             run_watch<Yuno>(ioc, c, "64bc81c3-928f-45bf-af97-f3772238627b", opt, stop.slot());
         REQUIRE(r.ec);
@@ -202,10 +209,8 @@ TEST_CASE("watch: cancellation ends it promptly, during a wait and during a fetc
         CHECK(log.attempts == 1);
     }
     SUBCASE("during a fetch the server never answers") {
-        log.also = [&](fetch_event const& e) {
-            if (e.kind == fetch_event_kind::attempt_start)
-                net::post(ioc, [&] { stop.emit(net::cancellation_type::terminal); });
-        };
+        cancel_when(f, stop,
+                    [](fetch_event const& e) { return e.kind == fetch_event_kind::attempt_start; });
         auto const r =
             run_watch<Yuno>(ioc, c, "stall-64bc81c3-928f-45bf-af97-f3772238627b", opt, stop.slot());
         REQUIRE(r.ec);
@@ -260,7 +265,8 @@ TEST_CASE("watch: a permanent error ends it at once") {
     watch<Introw>(
         c, "pay_doesnotexist", quick(), [](payout const&) {}, d,
         [&](error_code ec, payout) { got = ec; });
-    REQUIRE(run_until(ioc, [&] { return got.has_value(); }, 60s));
+    REQUIRE(run_until(
+        ioc, [&] { return got.has_value(); }, 60s));
     CHECK(*got == errc::not_found);
     CHECK(d.http_status == 404);
     CHECK(d.provider_code == "NOT_FOUND");
@@ -278,10 +284,9 @@ TEST_CASE("watch: the wait doubles up to max_interval, with full jitter") {
     watch_options opt;
     opt.first_interval = 8ms;
     opt.max_interval = 64ms;
-    log.also = [&](fetch_event const& e) {
-        if (e.kind == fetch_event_kind::watch_wait && log.waits.size() == 12)
-            net::post(ioc, [&] { stop.emit(net::cancellation_type::terminal); });
-    };
+    cancel_when(f, stop, [&log](fetch_event const& e) {
+        return e.kind == fetch_event_kind::watch_wait && log.waits.size() == 12;
+    });
     auto const r =
         run_watch<Yuno>(ioc, c, "64bc81c3-928f-45bf-af97-f3772238627b", opt, stop.slot());
     REQUIRE(r.ec);

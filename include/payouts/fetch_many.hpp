@@ -50,18 +50,7 @@ struct batch_result {
 namespace detail {
 
 // Where a batch's results go: the caller's on_result, whatever its type.
-struct result_sink {
-    virtual ~result_sink() = default;
-    virtual void operator()(batch_result&& r) = 0;
-};
-
-template <class F>
-struct result_sink_of final : result_sink {
-    explicit result_sink_of(F&& f)
-        : f(std::move(f)) {}
-    void operator()(batch_result&& r) override { f(std::move(r)); }
-    F f;
-};
+using result_sink = sink<batch_result&&>;
 
 using batch_handler = boost::asio::any_completion_handler<void(error_code)>;
 
@@ -117,10 +106,9 @@ auto fetch_many(client& c, std::vector<typename P::id_type> ids, batch_options o
             encoded.reserve(ids.size());
             for (auto const& id : ids)
                 encoded.push_back(detail::encode_id<P>(id));
-            detail::start_batch(
-                std::move(core), detail::ops_of<P>::value, std::move(encoded), opt,
-                std::make_unique<detail::result_sink_of<OnResult>>(std::move(on_result)),
-                detail::batch_handler(std::move(handler)));
+            detail::start_batch(std::move(core), detail::ops_of<P>::value, std::move(encoded), opt,
+                                detail::make_sink<batch_result&&>(std::move(on_result)),
+                                detail::batch_handler(std::move(handler)));
         },
         token, detail_client_access::core(c), std::move(ids), std::move(on_result), opt);
 }

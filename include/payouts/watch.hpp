@@ -42,20 +42,8 @@ struct watch_options {
 namespace detail {
 
 // Where a watch reports changes: the caller's on_change, whatever its type.
-struct change_sink {
-    virtual ~change_sink() = default;
-    virtual void operator()(payout const& p) = 0;
-};
+using change_sink = sink<payout const&>;
 
-template <class F>
-struct change_sink_of final : change_sink {
-    explicit change_sink_of(F&& f)
-        : f(std::move(f)) {}
-    void operator()(payout const& p) override { f(p); }
-    F f;
-};
-
-/// Starts a watch on the client's executor: the non-template core of every `watch<P>`.
 /// `diag`, when not null, receives the last fetch's diagnostics at completion.
 PAYOUTS_DECL void start_watch(std::shared_ptr<client_core> core, provider_ops const& ops,
                               fetch_id id, watch_options const& opt,
@@ -65,7 +53,6 @@ PAYOUTS_DECL void start_watch(std::shared_ptr<client_core> core, provider_ops co
 template <provider P, class OnChange, class Token>
 auto watch_on(std::shared_ptr<client_core> core, typename P::id_type const& id,
               watch_options const& opt, OnChange&& on_change, diagnostics* diag, Token&& token) {
-    using sink = change_sink_of<std::decay_t<OnChange>>;
     return boost::asio::async_initiate<Token, void(error_code, payout)>(
         [](auto handler, std::shared_ptr<client_core> core, fetch_id id, watch_options opt,
            std::unique_ptr<change_sink> on_change, diagnostics* diag) {
@@ -73,9 +60,7 @@ auto watch_on(std::shared_ptr<client_core> core, typename P::id_type const& id,
                         diag, fetch_handler(std::move(handler)));
         },
         token, std::move(core), encode_id<P>(id), watch_options(opt),
-        std::unique_ptr<change_sink>(
-            std::make_unique<sink>(std::decay_t<OnChange>(std::forward<OnChange>(on_change)))),
-        diag);
+        make_sink<payout const&>(std::forward<OnChange>(on_change)), diag);
 }
 
 } // namespace detail

@@ -499,16 +499,12 @@ struct watched {
 // RFC 3339 in UTC with milliseconds, always three digits ("2026-12-07T03:41:07.120Z").
 std::string utc_millis(std::chrono::system_clock::time_point t) {
     using namespace std::chrono;
-    auto const ms = floor<milliseconds>(t);
-    auto const day = floor<days>(ms);
-    year_month_day const ymd{day};
-    hh_mm_ss const hms{ms - day};
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int(ymd.year()),
-                  unsigned(ymd.month()), unsigned(ymd.day()), int(hms.hours().count()),
-                  int(hms.minutes().count()), int(hms.seconds().count()),
-                  int(hms.subseconds().count()));
-    return buf;
+    auto const s = floor<seconds>(t);
+    char ms[8];
+    std::snprintf(ms, sizeof ms, ".%03d", int(duration_cast<milliseconds>(t - s).count()));
+    auto text = payouts::format_rfc3339(s); // "...:07Z": the fraction goes before the Z
+    text.insert(text.size() - 1, ms);
+    return text;
 }
 
 // Writes one line per change as it is seen: table columns sized up front (every provider and

@@ -5,6 +5,7 @@
 
 #include <payouts/client.hpp>
 #include <payouts/detail/client_core.hpp>
+#include <payouts/detail/fetch_op.hpp>
 #include <payouts/detail/provider_ops.hpp>
 #include <payouts/fetch_many.hpp>
 
@@ -127,7 +128,7 @@ struct batch {
             batch_result r;
             r.index = *i;
             for (unsigned refetches = 0;; ++refetches) {
-                auto [ec, p] = co_await fetch(w, *i, r.diag);
+                auto [ec, p] = co_await fetch_inside(core, ops, ids[*i], r.diag, w.stop.slot());
                 r.ec = ec;
                 r.value = std::move(p);
                 budget.ended(r.diag.rate_limit_remaining, ec == errc::rate_limited);
@@ -145,16 +146,6 @@ struct batch {
             wake_all();
         }
         if (--running == 0) complete();
-    }
-
-    // Fetches ids[i]; the worker's signal cancels it.
-    net::awaitable<std::tuple<error_code, payout>> fetch(worker& w, std::size_t i, diagnostics& d) {
-        auto token = net::bind_cancellation_slot(w.stop.slot(), net::as_tuple(net::use_awaitable));
-        return net::async_initiate<decltype(token), void(error_code, payout)>(
-            [this, i, &d](auto h) {
-                start_fetch(core, ops, ids[i], &d, fetch_handler(std::move(h)));
-            },
-            token);
     }
 
     // The next id to fetch, once the reorder window and the rate-limit budget allow it; none

@@ -14,8 +14,11 @@
 
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -30,6 +33,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 namespace payouts::detail {
@@ -38,6 +42,16 @@ namespace payouts::detail {
 inline long long rate_limit_count(std::string_view v) {
     auto const n = parse_int64(trim_ows(v));
     return n && *n >= 0 ? *n : -1;
+}
+
+// Calls the client's event hook, if any. An observer must not change the outcome of what it
+// observes, so what it throws is dropped.
+inline void notify(client_config const& cfg, fetch_event const& e) {
+    if (!cfg.on_event) return;
+    try {
+        cfg.on_event(e);
+    } catch (...) {
+    }
 }
 
 struct fetch_job : io_job {
@@ -80,10 +94,7 @@ struct fetch_job : io_job {
         e.provider = ops.transport.name;
         e.attempt = requests;
         e.elapsed = since(start);
-        try {
-            core->cfg.on_event(e);
-        } catch (...) { // an observer must not change the outcome of the fetch
-        }
+        notify(core->cfg, e);
     }
 
     void emit(fetch_event_kind k, std::chrono::milliseconds delay = {}) const {
@@ -309,5 +320,18 @@ struct fetch_completion {
                       });
     }
 };
+
+// A fetch awaited by the library's own coroutines (fetch_many's workers, watch), cancelled
+// through `slot`. The initiation owns its arguments: it runs only when awaited.
+inline net::awaitable<std::tuple<error_code, payout>>
+fetch_inside(std::shared_ptr<client_core> core, provider_ops const& ops, fetch_id id,
+             diagnostics& diag, net::cancellation_slot slot) {
+    auto token = net::bind_cancellation_slot(slot, net::as_tuple(net::use_awaitable));
+    return net::async_initiate<decltype(token), void(error_code, payout)>(
+        [core = std::move(core), &ops, id = std::move(id), &diag](auto h) mutable {
+            start_fetch(std::move(core), ops, std::move(id), &diag, fetch_handler(std::move(h)));
+        },
+        token);
+}
 
 } // namespace payouts::detail

@@ -1,6 +1,6 @@
 // What fetch<P> hands the generic fetch: P's request-side traits as run-time data, its decoder
 // as a plain function, and the id checked and encoded by P's rule. Kept light: in separate mode
-// this (with client.hpp and decode.hpp) is all a user's file reads of the fetch path.
+// this (with client.hpp and decode_decl.hpp) is all a user's file reads of the fetch path.
 #pragma once
 
 #include <payouts/detail/config.hpp>
@@ -19,6 +19,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 namespace payouts::detail {
 
@@ -100,6 +102,27 @@ fetch_id encode_id(typename P::id_type const& id) {
     return f;
 }
 
+// A caller's callback of any type behind one non-template call, so that what calls it is
+// compiled once (std::move_only_function is C++23).
+template <class Arg>
+struct sink {
+    virtual ~sink() = default;
+    virtual void operator()(Arg a) = 0;
+};
+
+template <class Arg, class F>
+struct sink_of final : sink<Arg> {
+    explicit sink_of(F f)
+        : f(std::move(f)) {}
+    void operator()(Arg a) override { f(std::forward<Arg>(a)); }
+    F f;
+};
+
+template <class Arg, class F>
+std::unique_ptr<sink<Arg>> make_sink(F&& f) {
+    return std::make_unique<sink_of<Arg, std::decay_t<F>>>(std::forward<F>(f));
+}
+
 class client_core;
 
 using fetch_handler = boost::asio::any_completion_handler<void(error_code, payout)>;
@@ -108,9 +131,6 @@ using fetch_handler = boost::asio::any_completion_handler<void(error_code, payou
 /// A refused id still completes through the handler, never inside this call.
 PAYOUTS_DECL void start_fetch(std::shared_ptr<client_core> core, provider_ops const& ops,
                               fetch_id id, diagnostics* diag, fetch_handler handler);
-
-/// The executor a client's I/O runs on.
-PAYOUTS_DECL boost::asio::any_io_executor const& executor_of(client_core const& core) noexcept;
 
 } // namespace payouts::detail
 

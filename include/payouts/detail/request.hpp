@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -61,26 +61,14 @@ struct watch_job : std::enable_shared_from_this<watch_job> {
         fetch_stop.emit(net::cancellation_type::terminal);
     }
 
-    net::awaitable<std::tuple<error_code, payout>> fetch(diagnostics& d) {
-        auto token =
-            net::bind_cancellation_slot(fetch_stop.slot(), net::as_tuple(net::use_awaitable));
-        return net::async_initiate<decltype(token), void(error_code, payout)>(
-            [this, &d](auto h) { start_fetch(core, ops, id, &d, fetch_handler(std::move(h))); },
-            token);
-    }
-
     void emit_wait(unsigned fetches, std::chrono::milliseconds delay) const {
-        if (!core->cfg.on_event) return;
         fetch_event e;
         e.kind = fetch_event_kind::watch_wait;
         e.provider = ops.transport.name;
         e.attempt = fetches;
         e.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
         e.delay = delay;
-        try {
-            core->cfg.on_event(e);
-        } catch (...) { // an observer must not change the outcome
-        }
+        notify(core->cfg, e);
     }
 };
 
@@ -90,7 +78,7 @@ inline net::awaitable<void> run_watch(std::shared_ptr<watch_job> jp) {
     for (unsigned fetches = 1;; ++fetches) {
         diagnostics& d = j.diag;
         d.clear();
-        auto [ec, p] = co_await j.fetch(d);
+        auto [ec, p] = co_await fetch_inside(j.core, j.ops, j.id, d, j.fetch_stop.slot());
         if (j.cancelled || j.timed_out) break;
         std::chrono::milliseconds at_least{0};
         if (!ec) {

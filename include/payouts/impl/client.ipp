@@ -44,10 +44,6 @@ PAYOUTS_DECL bool read_common_environment(client_config& cfg, env_lookup const& 
     return true;
 }
 
-PAYOUTS_DECL boost::asio::any_io_executor const& executor_of(client_core const& core) noexcept {
-    return core.ex;
-}
-
 } // namespace detail
 
 PAYOUTS_DECL client::client(executor_type ex, client_config cfg)
