@@ -755,3 +755,191 @@ TEST_CASE("watch: SIGTERM and SIGINT cancel every watch, exit 143 and 130") {
         CHECK(slurp(err).find("stopped by SIGINT") != std::string::npos);
     }
 }
+
+namespace {
+
+std::vector<std::string> lines_of(std::string const& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);)
+        out.push_back(l);
+    return out;
+}
+
+// The sandbox's host:port replaced by HOST, so expected output can be a fixture.
+std::string hostless(std::string text, sandbox const& s) {
+    auto const host = s.base.substr(s.base.find("//") + 2);
+    for (auto at = text.find(host); at != std::string::npos; at = text.find(host, at))
+        text.replace(at, host.size(), "HOST");
+    return text;
+}
+
+fs::path ledger(char const* name) {
+    return fs::path(PAYOUTS_FIXTURES_DIR) / "ledgers" / name;
+}
+
+} // namespace
+
+TEST_CASE("reconcile: matches, each kind of mismatch, unknown ids and malformed rows, in order") {
+    sandbox s;
+    auto const env = env_for(s);
+    // mixed.csv (CRLF line ends, a blank line, quoting, spaces around fields) has a matching
+    // row for every provider; amount, currency, status and all three at once differing; a
+    // payout without an amount where the ledger has one; unknown Yuno and Checkout ids; a row
+    // for each malformation; a broken body; and one moving payout on two rows (fetched once:
+    // both see its first stage).
+    auto const r = run_cli(env, "reconcile " + q(ledger("mixed.csv").string()), s.dir());
+    CHECK(r.code == 9);
+    CHECK(hostless(r.out, s) == slurp(ledger("mixed.expected.csv")));
+    for (auto const* line :
+         {"mixed.csv line 14: id: truust ids are integers",
+          "mixed.csv line 15: provider: unknown provider 'paypal'",
+          "mixed.csv line 16: amount: '2O0.00' is not a decimal number in major units",
+          "mixed.csv line 17: status: unknown status 'payed'",
+          "mixed.csv line 18: currency: 'usd' is not an ISO 4217 code",
+          "mixed.csv line 19: 3 fields where the header has 5",
+          "mixed.csv line 20: field 2: a quoted field is not closed on its line",
+          "summary: 23 rows, match 8, mismatch 5, not_found 2, error 8\n"})
+        CHECK_MESSAGE(r.err.find(line) != std::string::npos, line);
+
+    // The same ledger as JSON Lines: the same rows, results and differences, typed (from a
+    // fresh sandbox, where the moving payout starts again).
+    sandbox fresh;
+    auto const j =
+        run_cli(env_for(fresh), "reconcile " + q(ledger("mixed.csv").string()) + " --format jsonl",
+                fresh.dir());
+    CHECK(j.code == 9);
+    auto const csv = lines_of(r.out);
+    auto const objects = lines_of(j.out);
+    REQUIRE(objects.size() + 1 == csv.size());
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+        auto const o = json::parse(objects[i]).as_object();
+        auto const cells = csv[i + 1];
+        auto const lead = std::to_string(o.at("line").as_int64()) + "," +
+                          std::string(o.at("provider").as_string()) + ",";
+        CHECK(cells.starts_with(lead));
+        CHECK(cells.find("," + std::string(o.at("result").as_string()) + ",") != std::string::npos);
+    }
+    auto const all_three = json::parse(objects[8]).as_object(); // ledger line 10
+    CHECK(all_three.at("line") == 10);
+    CHECK(all_three.at("differences") ==
+          json::parse(R"([{"field":"amount","expected":"4250.01","actual":"4250.00"},
+                          {"field":"currency","expected":"EUR","actual":"USD"},
+                          {"field":"status","expected":"paid","actual":"pending"}])"));
+    auto const no_amount = json::parse(objects[9]).as_object(); // Truust: no amount to compare
+    CHECK(no_amount.at("differences") ==
+          json::parse(R"([{"field":"amount","expected":"10.00","actual":null},
+                          {"field":"currency","expected":"EUR","actual":null}])"));
+    auto const unknown = json::parse(objects[11]).as_object();
+    CHECK(unknown.at("result") == "not_found");
+    CHECK(unknown.at("error").at("http_status") == 404);
+    auto const malformed = json::parse(objects[12]).as_object();
+    CHECK(malformed.at("error").at("code") == "malformed_row");
+    CHECK(!malformed.contains("expected"));
+    auto const broken = json::parse(objects[20]).as_object();
+    CHECK(broken.at("error").at("code") == "invalid_response");
+}
+
+TEST_CASE("reconcile: columns in any order, stdin, every row matching exits 0") {
+    sandbox s;
+    auto const env = env_for(s);
+    auto const r = run_cli(env, "reconcile -", s.dir(), ledger("reordered.csv").string());
+    CHECK_MESSAGE(r.code == 0, r.err);
+    CHECK(lines_of(r.out) ==
+          std::vector<std::string>{
+              "line,provider,id,result,error,detail,expected_amount,actual_amount,"
+              "expected_currency,actual_currency,expected_status,actual_status,"
+              "actual_provider_status",
+              "2,truust,456,match,,,,,,,paid,paid,CONFIRMED",
+              "3,checkout,pay_gwlowf7eap7uzm4cyaaqoq62au,match,,,,10.00,,GBP,returned,returned,"
+              "Returned",
+              "4,yuno,1c58426d-2c1b-4476-b3c0-447a8c683466,match,,,,100.00,,USD,paid,paid,"
+              "SUCCEEDED"});
+    CHECK(r.err == "summary: 3 rows, match 3, mismatch 0, not_found 0, error 0\n");
+}
+
+TEST_CASE("reconcile: rows answered out of order across providers are written in ledger order") {
+    sandbox s;
+    auto const env = env_for(s);
+    auto const file = s.dir() / "ledger.csv";
+    constexpr char const* rows[] = {
+        "yuno,slow-400-tag-%d-1c58426d-2c1b-4476-b3c0-447a8c683466,100,USD,paid",
+        "druo,tag-%d-trx_1f4dc72b-5b76-432c-8f4f-e0919aaff3f5,200.00,USD,paid",
+        "checkout,flaky-1-tag-%d-pay_gwlowf7eap7uzm4cyaaqoq62au,10,GBP,returned",
+        "introw,tag-%d-pay_2x7n4q8z0w1a2b3c4d5e6f7g,4250,USD,pending",
+    };
+    {
+        std::ofstream out(file);
+        out << "provider,id,amount,currency,status\n";
+        for (int i = 0; i < 40; ++i) {
+            char row[160];
+            std::snprintf(row, sizeof row, rows[i % 4], i);
+            out << row << '\n';
+        }
+    }
+    auto const r =
+        run_cli(env, "reconcile " + q(file.string()) + " --concurrency 2 --format jsonl", s.dir());
+    CHECK_MESSAGE(r.code == 0, r.err);
+    auto const lines = lines_of(r.out);
+    REQUIRE(lines.size() == 40);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        auto const o = json::parse(lines[i]).as_object();
+        CHECK(o.at("line") == i + 2);
+        CHECK(o.at("result") == "match");
+    }
+    CHECK(r.err == "summary: 40 rows, match 40, mismatch 0, not_found 0, error 0\n");
+}
+
+TEST_CASE("reconcile: a bad header, an empty or missing ledger are usage errors") {
+    sandbox s;
+    auto const env = env_for(s);
+    auto with = [&](std::string const& text) {
+        auto const file = s.dir() / "bad.csv";
+        std::ofstream(file, std::ios::binary) << text;
+        return run_cli(env, "reconcile " + q(file.string()), s.dir());
+    };
+    auto r = with("provider,id,ammount\ntruust,456,1\n");
+    CHECK(r.code == 2);
+    CHECK(r.err.find("line 1: the header row: unknown column 'ammount'") != std::string::npos);
+    CHECK(r.out.empty());
+    r = with("provider,amount\ntruust,1\n");
+    CHECK(r.code == 2);
+    CHECK(r.err.find("must name the columns provider and id") != std::string::npos);
+    r = with("provider,id,id\n");
+    CHECK(r.code == 2);
+    CHECK(r.err.find("column 'id' appears twice") != std::string::npos);
+    r = with("\n\n");
+    CHECK(r.code == 2);
+    CHECK(r.err.find("the ledger is empty") != std::string::npos);
+    // A header alone is a ledger of no rows: nothing to disagree with.
+    r = with("\xEF\xBB\xBFProvider,ID\r\n");
+    CHECK(r.code == 0);
+    CHECK(r.err == "summary: 0 rows, match 0, mismatch 0, not_found 0, error 0\n");
+    r = run_cli(env, "reconcile " + q((s.dir() / "absent.csv").string()), s.dir());
+    CHECK(r.code == 2);
+    CHECK(r.err.find("cannot read") != std::string::npos);
+    CHECK(run_cli(env, "reconcile " + q(ledger("reordered.csv").string()) + " --format table",
+                  s.dir())
+              .code == 2);
+    CHECK(run_cli(env, "reconcile a.csv b.csv", s.dir()).code == 2);
+}
+
+TEST_CASE("reconcile: a progress bar only when stderr is a terminal") {
+    sandbox s;
+    auto const env = env_for(s);
+    std::string cli = clean_env(env);
+    auto const out = s.dir() / "tty.out", typescript = s.dir() / "tty.log";
+    cli += " " + q(PAYOUTS_CLI_EXE) + " reconcile " + q(ledger("reordered.csv").string()) + " >" +
+           q(out.string());
+    int const st = std::system(
+        ("script -q -e -c " + q(cli) + " " + q(typescript.string()) + " </dev/null >/dev/null 2>&1")
+            .c_str());
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    auto const shown = slurp(typescript);
+    CHECK(shown.find("\r[########################################] 3/3") != std::string::npos);
+    CHECK(shown.find("summary: 3 rows, match 3") != std::string::npos);
+    auto const written = slurp(out);
+    CHECK(std::count(written.begin(), written.end(), '\n') == 4);
+    CHECK(written.find('\r') == std::string::npos);
+}

@@ -3,6 +3,7 @@
 #include <payouts/payouts.hpp>
 
 #include "../common/table.hpp"
+#include "ledger.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -65,6 +66,8 @@ constexpr char const* help_text = R"(usage:
   payouts watch <provider> <id> [<provider> <id>...] [--interval D] [--max-interval D]
                 [--timeout D] [--until STATUS,...] [--format table|jsonl]
                 [--env sandbox|production] [--verbose]
+  payouts reconcile <ledger.csv|-> [--concurrency N] [--format csv|jsonl]
+                    [--env sandbox|production]
   payouts --help
 
 providers: truust druo checkout yuno introw
@@ -106,11 +109,26 @@ the exit code is then the class of the first pair that failed, as for get.
   --until S,...      the statuses that end a watch, replacing paid,failed,cancelled,returned:
                      pending processing on_hold paid failed cancelled returned unknown (leave
                      paid out, with a --timeout, to keep watching a paid payout for a return)
+reconcile reads a ledger (CSV, RFC 4180 quoting) whose header row names the columns provider,
+id, amount, currency and status, in any order; amount (a decimal in major units, 10.50),
+currency (ISO 4217, USD) and status (a unified status name, as for --until) may be left out or
+left empty, and are then not checked. Every payout is fetched once (a payout on several rows
+too), at most --concurrency N (default 8) at a time per provider, and compared exactly (10.5
+equals 10.50). One line per row, in ledger order: its line number in the file, provider, id,
+and a result: match; mismatch (each differing field with its expected and actual value);
+not_found; or error with its class (malformed_row for a row that cannot be read, which is
+also reported on stderr and does not stop the others). --format csv (default) has the columns
+line,provider,id,result,error,detail,expected_amount,actual_amount,expected_currency,
+actual_currency,expected_status,actual_status,actual_provider_status; --format jsonl one object
+per row with line, provider, id, result, expected, actual, differences and error. A summary
+by result follows on stderr (with a progress bar when stderr is a terminal).
+
 Durations D are a positive integer and a unit, ms, s, m or h (500ms, 2s, 5m, 24h), at most
 100 years. Ctrl-C (SIGINT) or SIGTERM stops every watch: exit 130 or 143.
 
 exit codes:
-  0  success (batch: every id fetched; watch: every payout reached a terminal status)
+  0  success (batch: every id fetched; watch: every payout reached a terminal status;
+     reconcile: every row matched)
   1  internal: a failure of this program itself (an unexpected exception, or a batch that
      ended with ids unanswered; those ids still get their line)
   2  usage: unknown command, provider, option or format
@@ -120,7 +138,8 @@ exit codes:
   6  network or TLS: connect, handshake, certificate, timeout, reset, proxy refusal
   7  provider: 429 after retries, 5xx, unexpected status
   8  decode: the response is not a valid payout, too large or badly encoded
-  9  batch: at least one id failed (each failure is on its own line)
+  9  batch: at least one id failed (each failure is on its own line); reconcile: at least one
+     row did not match (mismatch, not_found, error)
   10 watch: the deadline passed before every payout settled (and no watch failed otherwise)
   130, 143  watch: stopped by SIGINT or SIGTERM
 )";
@@ -243,14 +262,23 @@ options parse_args(int argc, char** argv) {
     }
     if (positional.empty()) throw usage_error("missing command");
     o.command = positional[0];
-    if (o.command != "get" && o.command != "batch" && o.command != "watch")
+    if (o.command != "get" && o.command != "batch" && o.command != "watch" &&
+        o.command != "reconcile")
         throw usage_error("unknown command " + o.command);
+    if (o.command != "watch" && (o.interval || o.max_interval || o.timeout || o.until))
+        throw usage_error("--interval, --max-interval, --timeout and --until are for watch only");
+    if (o.command == "reconcile") {
+        if (positional.size() != 2) throw usage_error("reconcile takes <ledger.csv|->");
+        o.target = positional[1];
+        if (o.format.empty()) o.format = "csv";
+        if (o.format != "csv" && o.format != "jsonl")
+            throw usage_error("unknown format " + o.format + " for reconcile");
+        return o;
+    }
     bool const paired = o.command != "batch";
     if (paired ? positional.size() < 3 || positional.size() % 2 == 0 : positional.size() != 3)
         throw usage_error(o.command + " takes <provider> and " +
                           (paired ? "<id> (pairs of them)" : "<ids-file|->"));
-    if (o.command != "watch" && (o.interval || o.max_interval || o.timeout || o.until))
-        throw usage_error("--interval, --max-interval, --timeout and --until are for watch only");
     if (o.interval && o.max_interval && *o.interval > *o.max_interval)
         throw usage_error("--interval must not be longer than --max-interval");
     for (std::size_t i = 1; i + 1 < positional.size(); i += 2) {
@@ -665,6 +693,13 @@ std::string csv_field(std::string_view s) {
     return out + "\"";
 }
 
+// "[#####...] 12/40" on stderr, redrawn in place.
+void draw_progress(std::size_t done, std::size_t total) {
+    std::size_t const width = 40, filled = total ? done * width / total : width;
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu", std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), done, total);
+}
+
 template <class P>
 int run_batch(options const& o) {
     auto cfg = load_config(o);
@@ -737,11 +772,7 @@ int run_batch(options const& o) {
                           << opt(p->created_at) << ',' << opt(p->updated_at) << ",,\n";
             }
         }
-        if (tty) {
-            std::size_t const width = 40, done = written * width / lines.size();
-            std::fprintf(stderr, "\r[%s%s] %zu/%zu", std::string(done, '#').c_str(),
-                         std::string(width - done, '.').c_str(), written, lines.size());
-        }
+        if (tty) draw_progress(written, lines.size());
     };
     std::size_t next_line = 0;
     auto emit_unparsed = [&](std::size_t line) {
@@ -796,6 +827,238 @@ int run_batch(options const& o) {
     return failures ? exit_batch_failures : exit_ok;
 }
 
+// One ledger row: what it expects and, once known, what the provider said.
+struct ledger_entry {
+    std::size_t line = 0;
+    std::string provider, id; // as written, for malformed rows too
+    payouts_cli::expectation want;
+    std::string malformed; // non-empty: the row could not be read
+    bool done = false;
+    error_code ec;
+    payouts::diagnostics diag;
+    std::optional<payouts::payout> actual;
+    std::vector<payouts_cli::difference> differences;
+
+    std::string_view result() const {
+        if (!malformed.empty()) return "error";
+        if (ec == payouts::errc::not_found) return "not_found";
+        if (ec) return "error";
+        return differences.empty() ? "match" : "mismatch";
+    }
+    std::string error_class() const { return malformed.empty() ? error_name(ec) : "malformed_row"; }
+};
+
+// "amount: expected 10.50, got 10.00; status: expected paid, got failed".
+std::string differences_text(std::vector<payouts_cli::difference> const& ds) {
+    std::string out;
+    for (auto const& d : ds)
+        out += (out.empty() ? "" : "; ") + d.field + ": expected " + d.expected + ", got " +
+               (d.actual.empty() ? "none" : d.actual);
+    return out;
+}
+
+// The first line print_error writes, without the prefix.
+std::string error_text(error_code ec, payouts::diagnostics const& d) {
+    if (d.message.empty()) return ec.message();
+    if (ec.category() == payouts::payouts_category()) return ec.message() + ": " + d.message;
+    return d.message;
+}
+
+void write_reconciled(ledger_entry const& e, bool jsonl) {
+    // A malformed row's fields are not expectations: none is reported.
+    payouts_cli::expectation const want = e.malformed.empty() ? e.want : payouts_cli::expectation{};
+    auto const& p = e.actual;
+    auto const amount = p && p->amount ? p->amount->to_decimal_string() : std::string();
+    auto const currency = p && p->amount ? p->amount->currency : std::string();
+    std::string const status = p ? std::string(payouts::to_string(p->status)) : std::string();
+    std::string const expected_status =
+        want.status ? std::string(payouts::to_string(*want.status)) : std::string();
+    if (jsonl) {
+        auto text_or_null = [](std::string const& s) -> boost::json::value {
+            if (s.empty()) return nullptr;
+            return boost::json::string(s);
+        };
+        boost::json::object line{
+            {"line", e.line}, {"provider", e.provider}, {"id", e.id}, {"result", e.result()}};
+        if (e.malformed.empty())
+            line["expected"] =
+                boost::json::object{{"amount", text_or_null(want.amount_text)},
+                                    {"currency", text_or_null(want.currency.value_or(""))},
+                                    {"status", text_or_null(expected_status)}};
+        if (p)
+            line["actual"] = boost::json::object{{"status", status},
+                                                 {"provider_status", p->provider_status},
+                                                 {"amount", text_or_null(amount)},
+                                                 {"currency", text_or_null(currency)}};
+        if (!e.differences.empty()) {
+            boost::json::array ds;
+            for (auto const& d : e.differences)
+                ds.push_back(boost::json::object{{"field", d.field},
+                                                 {"expected", d.expected},
+                                                 {"actual", text_or_null(d.actual)}});
+            line["differences"] = std::move(ds);
+        }
+        if (!e.malformed.empty())
+            line["error"] =
+                boost::json::object{{"code", "malformed_row"}, {"message", e.malformed}};
+        else if (e.ec)
+            line["error"] = error_json(e.ec, e.diag);
+        std::cout << boost::json::serialize(line) << '\n';
+        return;
+    }
+    std::string const detail = !e.malformed.empty() ? e.malformed
+                               : e.ec               ? error_text(e.ec, e.diag)
+                                                    : differences_text(e.differences);
+    std::cout << e.line << ',' << csv_field(e.provider) << ',' << csv_field(e.id) << ','
+              << e.result() << ','
+              << (e.result() == "match" || e.result() == "mismatch" ? std::string()
+                                                                    : csv_field(e.error_class()))
+              << ',' << csv_field(detail) << ',' << csv_field(want.amount_text) << ',' << amount
+              << ',' << want.currency.value_or("") << ',' << currency << ',' << expected_status
+              << ',' << status << ',' << (p ? csv_field(p->provider_status) : std::string())
+              << '\n';
+}
+
+// Fetches every payout a ledger names (once each, per provider through fetch_many) and writes
+// one line per row in ledger order as soon as every row before it is settled.
+int run_reconcile(options const& o) {
+    std::string text;
+    {
+        std::ifstream file;
+        if (o.target != "-") {
+            file.open(o.target, std::ios::binary);
+            if (!file) {
+                std::cerr << "payouts: cannot read " << o.target << '\n';
+                return exit_usage;
+            }
+        }
+        std::ostringstream ss;
+        ss << (o.target == "-" ? std::cin.rdbuf() : file.rdbuf());
+        text = std::move(ss).str();
+    }
+    auto records = payouts_cli::read_csv(text);
+    if (records.empty()) {
+        std::cerr << "payouts: " << o.target
+                  << ": the ledger is empty; its first line names the columns "
+                     "(provider,id,amount,currency,status)\n";
+        return exit_usage;
+    }
+    std::string header_error;
+    auto const columns = payouts_cli::read_header(records[0], header_error);
+    if (!header_error.empty()) {
+        std::cerr << "payouts: " << o.target << " line " << records[0].line << ": " << header_error
+                  << '\n';
+        return exit_usage;
+    }
+
+    std::vector<ledger_entry> rows(records.size() - 1);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        auto const& rec = records[i + 1];
+        auto& e = rows[i];
+        e.line = rec.line;
+        if (rec.error.empty() && rec.fields.size() == columns.count) {
+            e.provider = rec.fields[*columns.at[0]];
+            e.id = rec.fields[*columns.at[1]];
+        }
+        e.want = payouts_cli::read_row(rec, columns, e.malformed);
+    }
+
+    auto cfg = load_config(o);
+    net::io_context ioc;
+    payouts::client cl(ioc, std::move(cfg));
+    payouts::batch_options bo;
+    bo.concurrency = o.concurrency;
+    std::size_t batches = 0, finished = 0;
+    // A provider's ids, each once; rows_of[k] are the rows naming the k-th.
+    boost::mp11::mp_for_each<payouts::all_providers>([&]<class P>(P) {
+        std::vector<typename P::id_type> ids;
+        std::vector<std::vector<std::size_t>> rows_of;
+        std::map<typename P::id_type, std::size_t> seen;
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            auto& e = rows[i];
+            if (!e.malformed.empty() || e.want.provider != P::name) continue;
+            auto id = parse_id<P>(e.want.id);
+            if (!id) {
+                e.malformed = "id: " + std::string(P::name) + " ids are integers";
+                continue;
+            }
+            auto [at, fresh] = seen.try_emplace(*id, ids.size());
+            if (fresh) {
+                ids.push_back(std::move(*id));
+                rows_of.emplace_back();
+            }
+            rows_of[at->second].push_back(i);
+        }
+        if (ids.empty()) return;
+        ++batches;
+        payouts::fetch_many<P>(
+            cl, std::move(ids), bo,
+            [&rows, rows_of = std::move(rows_of)](payouts::batch_result&& r) {
+                r.value.raw.clear(); // the ledger may be long; the bodies are not reported
+                for (auto const i : rows_of[r.index]) {
+                    auto& e = rows[i];
+                    e.ec = r.ec;
+                    e.diag = r.diag;
+                    if (!r.ec) {
+                        e.differences = payouts_cli::compare(e.want, r.value);
+                        e.actual = r.value;
+                    }
+                    e.done = true;
+                }
+            },
+            [&finished](error_code) { ++finished; });
+    });
+    for (auto& e : rows)
+        if (!e.malformed.empty()) {
+            e.done = true;
+            std::cerr << "payouts: " << o.target << " line " << e.line << ": " << e.malformed
+                      << '\n';
+        }
+
+    bool const tty = ::isatty(2) == 1;
+    bool const jsonl = o.format == "jsonl";
+    std::map<std::string_view, std::size_t> by_result{
+        {"match", 0}, {"mismatch", 0}, {"not_found", 0}, {"error", 0}};
+    std::size_t written = 0;
+    auto flush = [&] {
+        for (; written < rows.size() && rows[written].done; ++written) {
+            write_reconciled(rows[written], jsonl);
+            ++by_result[rows[written].result()];
+            if (tty) draw_progress(written + 1, rows.size());
+        }
+    };
+    if (!jsonl)
+        std::cout << "line,provider,id,result,error,detail,expected_amount,actual_amount,"
+                     "expected_currency,actual_currency,expected_status,actual_status,"
+                     "actual_provider_status\n";
+    flush();
+    // Rows are written as the batches answer them: run one handler at a time and flush after.
+    while (ioc.run_one())
+        flush();
+    // fetch_many answers every id; should it ever fail to, those rows still get their line.
+    std::size_t unanswered = 0;
+    for (auto& e : rows)
+        if (!e.done) {
+            ++unanswered;
+            e.ec = net::error::operation_aborted;
+            e.diag.message = "the fetches ended before this row was answered";
+            e.done = true;
+        }
+    flush();
+    std::cout.flush();
+    if (tty) std::fputc('\n', stderr);
+    std::cerr << "summary: " << rows.size() << " rows";
+    for (auto const k : {"match", "mismatch", "not_found", "error"})
+        std::cerr << ", " << k << ' ' << by_result[k];
+    std::cerr << '\n';
+    if (finished != batches || unanswered) {
+        std::cerr << "payouts: internal error: the fetches ended with " << unanswered
+                  << " rows unanswered\n";
+        return exit_internal;
+    }
+    return by_result["match"] == rows.size() ? exit_ok : exit_batch_failures;
+}
+
 } // namespace
 
 int main(int argc, char** argv) try {
@@ -810,6 +1073,7 @@ int main(int argc, char** argv) try {
     });
     if (o.command == "get") rc = run_get(o);
     if (o.command == "watch") rc = run_watch(o);
+    if (o.command == "reconcile") rc = run_reconcile(o);
     if (rc < 0) throw usage_error("unknown provider " + o.provider);
     return rc;
 } catch (usage_error const& e) {
