@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -85,4 +86,43 @@ TEST_CASE("tools/demo: five payouts, one per provider, through the sandbox; the 
     int const port = std::stoi(text.substr(at + 29));
     std::string const probe = "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) + " 2>/dev/null";
     CHECK(std::system(("bash -c '" + probe + "' 2>/dev/null").c_str()) != 0);
+}
+
+namespace {
+
+// "127.0.0.1:<port>" as "127.0.0.1:PORT": ports differ from run to run.
+std::string portless(std::string text) {
+    std::string const host = "127.0.0.1:";
+    for (auto at = text.find(host); at != std::string::npos; at = text.find(host, at + 1)) {
+        auto end = at + host.size();
+        while (end < text.size() && text[end] >= '0' && text[end] <= '9')
+            ++end;
+        text.replace(at + host.size(), end - at - host.size(), "PORT");
+    }
+    return text;
+}
+
+} // namespace
+
+TEST_CASE("tools/demo <command>: the README's reconcile run, line for line") {
+    fs::path const build = fs::path(PAYOUTS_CLI_EXE).parent_path().parent_path().parent_path();
+    auto const out = fs::temp_directory_path() / ("payouts-demo-rc-" + std::to_string(::getpid()));
+    std::string const cmd = "cd '" PAYOUTS_SOURCE_DIR "' && PAYOUTS_BUILD_DIR='" + build.string() +
+                            "' tools/demo reconcile examples/ledger.csv >'" + out.string() +
+                            "' 2>&1";
+    int const st = std::system(cmd.c_str());
+    auto const text = portless(slurp(out));
+    fs::remove(out);
+    INFO(text);
+    REQUIRE(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 9); // rows that did not match
+
+    // The README shows the run: every line it shows after the command is in the output.
+    auto const readme = lines_of(slurp(fs::path(PAYOUTS_SOURCE_DIR) / "README.md"));
+    auto at = std::find(readme.begin(), readme.end(), "$ tools/demo reconcile examples/ledger.csv");
+    REQUIRE(at != readme.end());
+    std::size_t shown = 0;
+    for (++at; at != readme.end() && *at != "```"; ++at, ++shown)
+        CHECK_MESSAGE(text.find(portless(*at) + "\n") != std::string::npos, *at);
+    CHECK(shown == 10); // the stderr line, the header, seven rows, the summary
 }
