@@ -143,6 +143,23 @@ run_result run_cli(std::map<std::string, std::string> const& env, std::string co
     return r;
 }
 
+// Runs the CLI with stderr on a pseudo-terminal (util-linux `script` records what the terminal
+// showed) and stdout to a file: the exit code, what the terminal showed, what went to stdout.
+struct tty_run {
+    int code = -1;
+    std::string shown, out;
+};
+tty_run run_on_terminal(std::map<std::string, std::string> const& env, std::string const& args,
+                        fs::path const& work) {
+    auto const out = work / "tty.out", typescript = work / "tty.log";
+    auto const cli =
+        clean_env(env) + " " + q(PAYOUTS_CLI_EXE) + " " + args + " >" + q(out.string());
+    int const st = std::system(
+        ("script -q -e -c " + q(cli) + " " + q(typescript.string()) + " </dev/null >/dev/null 2>&1")
+            .c_str());
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(typescript), slurp(out)};
+}
+
 struct known {
     char const* provider;
     char const* id;
@@ -384,21 +401,13 @@ TEST_CASE("batch: a progress bar on stderr only when stderr is a terminal; stdou
     CHECK(plain.err.find("summary: 10 ids, paid 10") != std::string::npos);
 
     // stderr on a pseudo-terminal (util-linux `script` records what the terminal showed).
-    std::string cli = clean_env(env);
-    auto const out = s.dir() / "tty.out", typescript = s.dir() / "tty.log";
-    cli += " " + q(PAYOUTS_CLI_EXE) + " batch yuno " + q(file.string()) + " <" + q(file.string()) +
-           " >" + q(out.string());
-    int const st = std::system(
-        ("script -q -e -c " + q(cli) + " " + q(typescript.string()) + " </dev/null >/dev/null 2>&1")
-            .c_str());
-    REQUIRE(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    auto const shown = slurp(typescript);
+    auto const [code, shown, lines] =
+        run_on_terminal(env, "batch yuno " + q(file.string()) + " <" + q(file.string()), s.dir());
+    CHECK(code == 0);
     CHECK(shown.find("\r[########################################] 10/10") != std::string::npos);
     CHECK(shown.find("] 1/10") != std::string::npos);
     CHECK(shown.find("summary: 10 ids, paid 10") != std::string::npos);
     // The results went to the file, one line per id, without any of the bar.
-    auto const lines = slurp(out);
     CHECK(std::count(lines.begin(), lines.end(), '\n') == 10);
     CHECK(lines.find('\r') == std::string::npos);
     CHECK(lines.find("10/10") == std::string::npos);
@@ -927,19 +936,11 @@ TEST_CASE("reconcile: a bad header, an empty or missing ledger are usage errors"
 TEST_CASE("reconcile: a progress bar only when stderr is a terminal") {
     sandbox s;
     auto const env = env_for(s);
-    std::string cli = clean_env(env);
-    auto const out = s.dir() / "tty.out", typescript = s.dir() / "tty.log";
-    cli += " " + q(PAYOUTS_CLI_EXE) + " reconcile " + q(ledger("reordered.csv").string()) + " >" +
-           q(out.string());
-    int const st = std::system(
-        ("script -q -e -c " + q(cli) + " " + q(typescript.string()) + " </dev/null >/dev/null 2>&1")
-            .c_str());
-    REQUIRE(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    auto const shown = slurp(typescript);
+    auto const [code, shown, written] =
+        run_on_terminal(env, "reconcile " + q(ledger("reordered.csv").string()), s.dir());
+    CHECK(code == 0);
     CHECK(shown.find("\r[########################################] 3/3") != std::string::npos);
     CHECK(shown.find("summary: 3 rows, match 3") != std::string::npos);
-    auto const written = slurp(out);
     CHECK(std::count(written.begin(), written.end(), '\n') == 4);
     CHECK(written.find('\r') == std::string::npos);
 }
