@@ -17,6 +17,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -750,6 +753,167 @@ inline std::string check_http_response(std::string_view bytes) {
                           hc::check_interpretation<payouts::Yuno>(h, res, secret_in_input),
                           hc::check_interpretation<payouts::Introw>(h, res, secret_in_input)})
         if (!r.empty()) return r;
+    return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// decode_webhook<P>. The input is `flags secrets '\n' signature '\n' body`: one flags byte (bit 0:
+// sign the body here, ignoring the given signature; bit 1: upper-case that hex; bit 2: the
+// header name in upper case; bit 3: through boost::beast::http::fields), then the secrets,
+// separated by tabs. No payout may come back unless one non-empty secret's HMAC of the body,
+// computed here with OpenSSL directly, is what the header says; a failure is invalid_signature
+// or invalid_response with a message that holds neither a secret nor a digest of the body.
+
+namespace webhook_check {
+
+inline std::string hmac(std::string_view key, std::string_view body) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!HMAC(EVP_sha256(), key.data(), int(key.size()),
+              reinterpret_cast<unsigned char const*>(body.data()), body.size(), md, &len))
+        return {};
+    return std::string(reinterpret_cast<char const*>(md), len);
+}
+
+inline std::string encode(std::string_view raw, payouts::signature_encoding enc, bool upper) {
+    std::string out;
+    if (enc == payouts::signature_encoding::hex) {
+        char const* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
+        for (unsigned char c : raw) {
+            out += digits[c >> 4];
+            out += digits[c & 15];
+        }
+        return out;
+    }
+    out.resize(4 * ((raw.size() + 2) / 3) + 1);
+    int const n =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                        reinterpret_cast<unsigned char const*>(raw.data()), int(raw.size()));
+    out.resize(std::size_t(n));
+    return out;
+}
+
+inline std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return out;
+}
+
+inline std::string_view trim_ows(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+        v.remove_suffix(1);
+    return v;
+}
+
+} // namespace webhook_check
+
+template <class P>
+std::string check_webhook(std::string_view data) {
+    namespace wc = webhook_check;
+    if (data.empty()) return {};
+    unsigned const flags = static_cast<unsigned char>(data[0]);
+    data.remove_prefix(1);
+    auto const nl1 = data.find('\n');
+    if (nl1 == std::string_view::npos) return {};
+    auto const nl2 = data.find('\n', nl1 + 1);
+    if (nl2 == std::string_view::npos) return {};
+    std::string_view const secret_list = data.substr(0, nl1);
+    std::string_view given = data.substr(nl1 + 1, nl2 - nl1 - 1);
+    std::string_view const body = data.substr(nl2 + 1);
+
+    std::vector<std::string_view> secrets;
+    for (std::size_t at = 0; at <= secret_list.size();) {
+        auto const tab = std::min(secret_list.find('\t', at), secret_list.size());
+        secrets.push_back(secret_list.substr(at, tab - at));
+        at = tab + 1;
+    }
+    if (secret_list.empty()) secrets.clear();
+    bool any_secret = false;
+    for (auto s : secrets)
+        any_secret = any_secret || !s.empty();
+
+    auto const enc = P::webhook::signature.encoding;
+    std::string signed_here;
+    if (flags & 1) {
+        for (auto s : secrets)
+            if (!s.empty()) {
+                signed_here = wc::encode(wc::hmac(s, body), enc, flags & 2);
+                break;
+            }
+        given = signed_here;
+    }
+    std::string const name = (flags & 4) ? [] {
+        std::string n(P::webhook::signature.header);
+        for (char& c : n)
+            if (c >= 'a' && c <= 'z') c = char(c - 'a' + 'A');
+        return n;
+    }()
+                                         : std::string(P::webhook::signature.header);
+
+    payouts::diagnostics diag;
+    boost::system::result<payouts::webhook_event> r = payouts::errc::invalid_signature;
+    if (flags & 8) {
+        boost::beast::http::fields f;
+        f.set("Content-Type", "application/json");
+        f.set(name, given);
+        // Beast keeps values as given; the header may hold bytes Beast would refuse on the wire.
+        r = payouts::decode_webhook<P>(body, f, secrets, diag);
+    } else {
+        std::vector<payouts::header> const headers{{"Content-Type", "application/json"},
+                                                   {name, given}};
+        r = payouts::decode_webhook<P>(body, headers, secrets, diag);
+    }
+
+    if (r) {
+        // Independent: some non-empty secret's digest of the body is what the header says.
+        bool matched = false;
+        std::string_view const value = wc::trim_ows(given);
+        for (auto s : secrets) {
+            if (s.empty()) continue;
+            auto const expected = wc::encode(wc::hmac(s, body), enc, false);
+            matched =
+                matched || (enc == payouts::signature_encoding::hex ? wc::lower(value) == expected
+                                                                    : value == expected);
+        }
+        if (!matched) return "a payout came back without a matching signature";
+        if (r->payout.raw != body) return "raw differs from the body";
+        if (r->payout.id.empty() || r->payout.provider_status.empty())
+            return "payout without id or status";
+        if (r->event_type.empty() || r->event_id.empty()) return "event without id or type";
+        if (r->payout.request_id) return "a webhook payout with a request id";
+        return {};
+    }
+    if (r.error() != payouts::errc::invalid_signature &&
+        r.error() != payouts::errc::invalid_response)
+        return "unexpected error code";
+    if (diag.message.empty()) return "error without a message";
+    if ((flags & 1) && any_secret && r.error() == payouts::errc::invalid_signature)
+        return "a body signed with a given secret did not verify";
+    // A signature message is this library's text and the header's name: a secret with a byte
+    // no such text has must not appear in it. (A body message may quote the body, and a
+    // fuzzed secret may well be part of the body.)
+    auto distinctive = [](std::string_view s) {
+        for (char c : s) {
+            auto const u = static_cast<unsigned char>(c);
+            if (u < 0x20 || u >= 0x7F ||
+                std::string_view("#$%&*+/;<>?@[\\]^_{|}~\"!`").find(c) != std::string_view::npos)
+                return true;
+        }
+        return false;
+    };
+    for (auto s : secrets) {
+        if (r.error() == payouts::errc::invalid_signature && distinctive(s) &&
+            diag.message.find(s) != std::string::npos)
+            return "the diagnostics contain a secret";
+        if (s.empty()) continue;
+        auto const raw = wc::hmac(s, body);
+        for (auto const& d : {wc::encode(raw, enc, false), wc::encode(raw, enc, true)})
+            if (diag.message.find(d.substr(0, 16)) != std::string::npos)
+                return "the diagnostics contain a digest";
+    }
     return {};
 }
 

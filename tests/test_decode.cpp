@@ -216,7 +216,7 @@ TEST_CASE("Yuno: PENDING whose latest transaction is AUTHORIZED is on hold (buil
 }
 
 TEST_CASE("Yuno: the webhook wraps the payout in \"data\", which Yuno bodies do not have") {
-    auto const msg = refused<Yuno>(fixture("yuno/webhook-payout-succeeded-v2.json"));
+    auto const msg = refused<Yuno>(fixture("webhooks/yuno/webhook-payout-succeeded-v2.json"));
     CHECK_CONTAINS(msg, "missing /id");
 }
 
@@ -301,13 +301,13 @@ TEST_CASE("Checkout: the Java SDK mock is Authorized, which is not a payout stat
 
 TEST_CASE("Checkout: webhook events are not payouts") {
     SUBCASE("payment_returned: the event's id, no status at the root") {
-        auto const msg =
-            refused<Checkout>(fixture("checkout/webhook-payment-returned-bank-payout.json"));
+        auto const msg = refused<Checkout>(
+            fixture("webhooks/checkout/webhook-payment-returned-bank-payout.json"));
         CHECK_CONTAINS(msg, "missing /status");
     }
     SUBCASE("payout_declined") {
-        auto const msg =
-            refused<Checkout>(fixture("checkout/webhook-payout-declined-compliance-error.json"));
+        auto const msg = refused<Checkout>(
+            fixture("webhooks/checkout/webhook-payout-declined-compliance-error.json"));
         CHECK_CONTAINS(msg, "missing /status");
     }
 }

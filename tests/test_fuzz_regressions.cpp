@@ -55,6 +55,16 @@ TEST_CASE_TEMPLATE("saved decode crashers keep their invariants for every provid
     }
 }
 
+TEST_CASE_TEMPLATE("saved webhook inputs keep their invariants", P, payouts::Checkout,
+                   payouts::Yuno) {
+    auto const all = inputs("webhook");
+    REQUIRE(!all.empty());
+    for (auto const& [name, text] : all) {
+        CAPTURE(name);
+        CHECK(payouts_fuzz::check_webhook<P>(text) == "");
+    }
+}
+
 TEST_CASE("a payout whose timestamp is out of range is an error naming the field") {
     payouts::diagnostics diag;
     auto const r = payouts::decode<payouts::Yuno>(

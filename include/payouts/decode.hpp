@@ -110,9 +110,31 @@ provider_error read_error_body(std::string_view body) {
     return out;
 }
 
-// Converts the captured texts into the payout; false with `why` set on the first bad field.
+// The texts of a webhook's event members (member::event_id, member::event_type).
+struct event_texts {
+    std::string id;
+    std::string type;
+};
+
+// The field paired with amount or currency field `i` (the k-th amount with the k-th currency),
+// or fields.size() when there is none.
+template <class Fields>
+constexpr std::size_t amount_partner(Fields const& fields, std::size_t i) {
+    member const mine = fields[i].target;
+    member const other = mine == member::amount ? member::amount_currency : member::amount;
+    std::size_t k = 0;
+    for (std::size_t j = 0; j < i; ++j)
+        k += fields[j].target == mine;
+    for (std::size_t j = 0; j < fields.size(); ++j)
+        if (fields[j].target == other && k-- == 0) return j;
+    return fields.size();
+}
+
+// Converts the captured texts into the payout (and, when `ev` is given, the event members into
+// it); false with `why` set on the first bad field.
 template <class P>
-bool assemble(payout_handler<P> const& h, payout& out, std::string& why) {
+bool assemble(payout_handler<P> const& h, payout& out, std::string& why,
+              event_texts* ev = nullptr) {
     auto const& fields = P::fields;
     auto fail = [&](std::size_t i, std::string_view expected) {
         auto const& c = h.caps[i];
@@ -125,19 +147,14 @@ bool assemble(payout_handler<P> const& h, payout& out, std::string& why) {
     };
     auto is_string = [&](std::size_t i) { return h.caps[i].kind == json_kind::string; };
 
-    // The currency first: integer amounts need its exponent.
-    std::string_view currency;
-    std::size_t currency_field = fields.size();
+    // The currencies first: integer amounts need their exponent.
     for (std::size_t i = 0; i < fields.size(); ++i) {
         if (fields[i].target != member::amount_currency || !present(i)) continue;
         if (!is_string(i) || !is_currency_code(h.caps[i].text))
             return fail(i, "an ISO 4217 currency code (three capital letters)");
-        currency = h.caps[i].text;
-        currency_field = i;
     }
 
     std::optional<std::string_view> qualifier;
-    std::size_t amount_field = fields.size();
     for (std::size_t i = 0; i < fields.size(); ++i) {
         if (!present(i)) continue;
         auto const& f = fields[i];
@@ -173,10 +190,12 @@ bool assemble(payout_handler<P> const& h, payout& out, std::string& why) {
                 out.provider_status.assign(c.text);
             break;
         case member::amount: {
-            if (currency_field == fields.size()) {
+            std::size_t const pair = amount_partner(fields, i);
+            if (pair == fields.size() || !present(pair)) {
                 why = h.pointer_of(c.node, c.element) + ": an amount without a currency";
                 return false;
             }
+            std::string_view const currency = h.caps[pair].text;
             parsed<decimal> d = conversion_error{};
             if (f.how == conv::minor_units) {
                 if (c.kind != json_kind::number && !is_string(i))
@@ -193,8 +212,7 @@ bool assemble(payout_handler<P> const& h, payout& out, std::string& why) {
             }
             if (d) d = widen(*d, iso4217_exponent(currency));
             if (!d) return fail(i, d.error().expected);
-            out.amount.emplace(money{d->units, d->scale, std::string(currency)});
-            amount_field = i;
+            if (!out.amount) out.amount.emplace(money{d->units, d->scale, std::string(currency)});
             break;
         }
         case member::amount_currency:
@@ -215,12 +233,24 @@ bool assemble(payout_handler<P> const& h, payout& out, std::string& why) {
             if (!is_string(i)) return fail(i, "a string");
             if (!qualifier) qualifier = c.text;
             break;
+        case member::event_id:
+        case member::event_type:
+            if (!is_string(i) || c.text.empty()) return fail(i, "a non-empty string");
+            if (ev) {
+                std::string& t = f.target == member::event_id ? ev->id : ev->type;
+                if (t.empty()) t.assign(c.text);
+            }
+            break;
         }
         if (!ok) return false;
     }
-    if (currency_field != fields.size() && amount_field == fields.size()) {
-        why = h.pointer_of(h.caps[currency_field].node, 0) + ": a currency without an amount";
-        return false;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (fields[i].target != member::amount_currency || !present(i)) continue;
+        std::size_t const pair = amount_partner(fields, i);
+        if (pair == fields.size() || !present(pair)) {
+            why = h.pointer_of(h.caps[i].node, 0) + ": a currency without an amount";
+            return false;
+        }
     }
 
     out.status = payout_status::unknown;
@@ -281,11 +311,23 @@ std::string full_pointer(payout_handler<P> const& h, std::string_view field_poin
     return std::string(P::envelope) + std::string(field_pointer);
 }
 
-// `owned`, when given, holds the bytes `body` views; a payout that decodes takes them as its raw
-// copy instead of copying them (fetch hands over the response body it no longer needs).
+// Every place a member is looked for, as the body would have it: "/a" or "/a or /b".
 template <class P>
-boost::system::result<payout> decode_impl(std::string_view body, std::string& why,
-                                          std::string* owned) {
+std::string pointers_of(payout_handler<P> const& h, member m) {
+    std::string out;
+    for (std::size_t i = 0; i < P::fields.size(); ++i)
+        if (P::fields[i].target == m) {
+            if (!out.empty()) out += " or ";
+            out += i < root_fields_of<P>() ? std::string(P::fields[i].pointer)
+                                           : full_pointer<P>(h, P::fields[i].pointer);
+        }
+    return out;
+}
+
+// decode_impl, and with `ev` the event members too (webhooks): those mapped must be present.
+template <class P>
+boost::system::result<payout> decode_body(std::string_view body, std::string& why,
+                                          std::string* owned, event_texts* ev) {
     static_assert(check_provider<P>());
     auto const invalid = make_error_code(errc::invalid_response);
 
@@ -336,16 +378,18 @@ boost::system::result<payout> decode_impl(std::string_view body, std::string& wh
     if (!one_side_of_envelope(h, why)) return invalid;
     payout out;
     out.provider = P::name;
-    if (!assemble(h, out, why)) return invalid;
+    if (!assemble(h, out, why, ev)) return invalid;
+    if (ev) {
+        for (auto m : {member::event_id, member::event_type})
+            if ((m == member::event_id ? ev->id : ev->type).empty() && maps(P::fields, m)) {
+                why = "missing " + pointers_of(h, m) + " (the event " +
+                      (m == member::event_id ? "id" : "type") + ")";
+                return invalid;
+            }
+    }
     if (out.id.empty() || out.provider_status.empty()) {
-        std::string_view const ptr = [&] {
-            for (auto const& f : P::fields)
-                if (f.target == (out.id.empty() ? member::id : member::provider_status))
-                    return f.pointer;
-            return std::string_view{};
-        }();
-        why = "missing " + full_pointer<P>(h, ptr) + " (the payout " +
-              (out.id.empty() ? "id" : "status") + ")";
+        why = "missing " + pointers_of(h, out.id.empty() ? member::id : member::provider_status) +
+              " (the payout " + (out.id.empty() ? "id" : "status") + ")";
         auto const perr = read_error_body<P>(body);
         if (!perr.code.empty() || !perr.message.empty())
             why += "; the body is a provider error, not a payout: code \"" + perr.code +
@@ -357,6 +401,14 @@ boost::system::result<payout> decode_impl(std::string_view body, std::string& wh
     else
         out.raw.assign(body);
     return out;
+}
+
+// `owned`, when given, holds the bytes `body` views; a payout that decodes takes them as its raw
+// copy instead of copying them (fetch hands over the response body it no longer needs).
+template <class P>
+boost::system::result<payout> decode_impl(std::string_view body, std::string& why,
+                                          std::string* owned) {
+    return decode_body<P>(body, why, owned, nullptr);
 }
 
 } // namespace detail

@@ -39,11 +39,15 @@ enum class errc {
     token_request_failed, ///< the OAuth token endpoint did not give a usable token
     proxy_refused,        ///< the egress proxy refused the CONNECT tunnel (407, 403, ...) or
                           ///< closed it before answering; diagnostics name the proxy's status
+    invalid_signature,    ///< decode_webhook: the signature header is missing or malformed, no
+                          ///< secret was given, or no secret's HMAC matches the body. Under no
+                          ///< condition: not retryable, and not `invalid_input` (the request is
+                          ///< the sender's, not the caller's; most often it is forged or stale)
 };
 BOOST_DESCRIBE_ENUM(errc, invalid_id, missing_credentials, invalid_config, unauthorized, forbidden,
                     not_found, rate_limited, provider_unavailable, unexpected_status,
                     invalid_response, body_too_large, timeout, unsupported_encoding, inexact_amount,
-                    amount_out_of_range, token_request_failed, proxy_refused)
+                    amount_out_of_range, token_request_failed, proxy_refused, invalid_signature)
 
 /// \brief Classes of errors, for decisions: is it worth retrying, is it about credentials,
 /// was the payout simply not there. They classify this library's codes and transport codes
@@ -99,6 +103,8 @@ public:
             return "OAuth token request failed";
         case errc::proxy_refused:
             return "the proxy refused the tunnel";
+        case errc::invalid_signature:
+            return "webhook signature did not verify";
         }
         return "unknown payouts error";
     }

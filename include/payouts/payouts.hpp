@@ -20,6 +20,7 @@
 #include <payouts/payout.hpp>
 #include <payouts/provider.hpp>
 #include <payouts/watch.hpp>
+#include <payouts/webhook.hpp>
 
 #include <payouts/providers/checkout.hpp>
 #include <payouts/providers/druo.hpp>
@@ -38,19 +39,34 @@ using all_providers = boost::mp11::mp_list<Truust, Druo, Checkout, Yuno, Introw>
 } // namespace payouts
 
 #ifdef PAYOUTS_SEPARATE_COMPILATION
-// Separate mode: the built-in providers' decoders are compiled once, in src.hpp.
+// Separate mode: the built-in providers' decoders (and webhook decoders) are compiled once, in
+// src.hpp.
 #define PAYOUTS_DETAIL_PROVIDER(P, kind)                                                           \
     kind template boost::system::result<payout> decode<P>(std::string_view);                       \
     kind template boost::system::result<payout> decode<P>(std::string_view, diagnostics&);         \
     kind template boost::system::result<payout> detail::decode_impl<P>(                            \
         std::string_view, std::string&, std::string*);                                             \
     kind template detail::provider_error detail::read_error_body<P>(std::string_view);
+// decode_webhook<P>, for the providers with webhook decoding.
+#define PAYOUTS_DETAIL_WEBHOOK_PROVIDER(P, kind)                                                   \
+    kind template boost::system::result<webhook_event> decode_webhook<P>(                          \
+        std::string_view, std::span<header const>, std::span<std::string_view const>);             \
+    kind template boost::system::result<webhook_event> decode_webhook<P>(                          \
+        std::string_view, std::span<header const>, std::span<std::string_view const>,              \
+        diagnostics&);                                                                             \
+    kind template boost::system::result<webhook_event> decode_webhook<P>(                          \
+        std::string_view, boost::beast::http::fields const&, std::span<std::string_view const>);   \
+    kind template boost::system::result<webhook_event> decode_webhook<P>(                          \
+        std::string_view, boost::beast::http::fields const&, std::span<std::string_view const>,    \
+        diagnostics&);
 #define PAYOUTS_DETAIL_BUILTIN_PROVIDERS(kind)                                                     \
     PAYOUTS_DETAIL_PROVIDER(Truust, kind)                                                          \
     PAYOUTS_DETAIL_PROVIDER(Druo, kind)                                                            \
     PAYOUTS_DETAIL_PROVIDER(Checkout, kind)                                                        \
     PAYOUTS_DETAIL_PROVIDER(Yuno, kind)                                                            \
-    PAYOUTS_DETAIL_PROVIDER(Introw, kind)
+    PAYOUTS_DETAIL_PROVIDER(Introw, kind)                                                          \
+    PAYOUTS_DETAIL_WEBHOOK_PROVIDER(Checkout, kind)                                                \
+    PAYOUTS_DETAIL_WEBHOOK_PROVIDER(Yuno, kind)
 namespace payouts {
 PAYOUTS_DETAIL_BUILTIN_PROVIDERS(extern)
 } // namespace payouts

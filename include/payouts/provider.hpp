@@ -24,6 +24,9 @@
 //   not_found_codes           provider error codes that mean "not found" whatever the HTTP status
 //   request_id_headers        response headers carrying the provider's request id
 //   rate_limit_remaining_header  response header with the requests left in the window, or ""
+//   webhook                   a nested struct: how the provider signs and shapes its payout
+//                             webhooks (see webhook_signature and <payouts/webhook.hpp>), or one
+//                             derived from no_webhook, saying why there is none
 #pragma once
 
 #include <payouts/convert.hpp>
@@ -102,11 +105,13 @@ enum class member {
     reference,
     reason,
     created_at,
-    updated_at,      ///< with several sources, the latest of them
-    status_qualifier ///< not a payout member: text that refines the status (see status_entry)
+    updated_at,       ///< with several sources, the latest of them
+    status_qualifier, ///< not a payout member: text that refines the status (see status_entry)
+    event_id,         ///< webhooks only, not a payout member: the event's own id (dedup key)
+    event_type,       ///< webhooks only, not a payout member: the event's type, as sent
 };
 BOOST_DESCRIBE_ENUM(member, id, provider_status, amount, amount_currency, reference, reason,
-                    created_at, updated_at, status_qualifier)
+                    created_at, updated_at, status_qualifier, event_id, event_type)
 
 /// \brief The named converters a field map can use. Each says which JSON types it accepts;
 /// JSON null always means "absent".
@@ -124,7 +129,8 @@ enum class conv {
 /// \brief One entry of a field map: the value at `pointer` (relative to the envelope; `*`
 /// matches every element of an array, and the last element's value counts) feeds `target`
 /// through converter `how`. Several fields may feed one member: the first one present wins
-/// (timestamps: the latest wins).
+/// (timestamps: the latest wins). Amounts pair with currencies in map order (the first amount
+/// field with the first currency field, ...): the first pair present gives the amount.
 struct field {
     std::string_view pointer;
     member target;
@@ -156,6 +162,24 @@ struct status_set {
     }
     constexpr bool contains(payout_status s) const noexcept { return (bits >> unsigned(s)) & 1u; }
 };
+
+/// How a webhook signature header encodes its digest.
+enum class signature_encoding {
+    hex,    ///< Base16, either case (64 digits for HMAC-SHA256)
+    base64, ///< standard Base64 with padding (44 characters for HMAC-SHA256), strictly canonical
+};
+
+/// \brief A provider's webhook signature: `header` carries HMAC-SHA256 of the raw body, keyed
+/// with the webhook's secret, in `encoding`. The only scheme the built-in providers use.
+struct webhook_signature {
+    std::string_view header;
+    signature_encoding encoding;
+};
+
+/// \brief Base of a provider's `webhook` struct when it has no webhook decoding, for instance
+/// `struct webhook : no_webhook { static constexpr std::string_view why = "..."; };`.
+/// decode_webhook<P> does not compile for such a provider (nor for one without `webhook`).
+struct no_webhook {};
 
 /// Where a provider's error body keeps its code and message (JSON pointers, first found wins).
 struct error_body {
@@ -202,7 +226,9 @@ constexpr bool members_name_payout_fields() {
     namespace d = boost::describe;
     bool ok = true;
     boost::mp11::mp_for_each<d::describe_enumerators<member>>([&](auto e) {
-        if (e.value == member::amount_currency || e.value == member::status_qualifier) return;
+        if (e.value == member::amount_currency || e.value == member::status_qualifier ||
+            e.value == member::event_id || e.value == member::event_type)
+            return;
         bool found = false;
         boost::mp11::mp_for_each<d::describe_members<payout, d::mod_public>>(
             [&](auto m) { found = found || std::string_view(m.name) == e.name; });
@@ -293,6 +319,9 @@ constexpr bool converter_fits(field const& f) {
     case member::reason:
     case member::status_qualifier:
         return f.how == conv::text || f.how == conv::optional_text;
+    case member::event_id:
+    case member::event_type:
+        return f.how == conv::text;
     }
     return false;
 }
@@ -314,6 +343,18 @@ constexpr bool single_amount(Fields const& fields) {
     return n <= 1 && c <= 1;
 }
 
+// Amounts and currencies come in pairs (the k-th amount field with the k-th currency field), a
+// few alternatives at most: a webhook may carry its amount in one of several places.
+template <class Fields>
+constexpr bool amounts_paired(Fields const& fields) {
+    int n = 0, c = 0;
+    for (auto const& f : fields) {
+        n += f.target == member::amount;
+        c += f.target == member::amount_currency;
+    }
+    return n == c && n <= 4;
+}
+
 template <class P>
 constexpr bool check_provider() {
     static_assert(path_has_one_id(P::path),
@@ -330,7 +371,8 @@ constexpr bool check_provider() {
                   "field pointers must be JSON pointers without escapes, with at most one '*' (and "
                   "at most 32 fields)");
     static_assert(converters_fit(P::fields), "a field's converter does not suit its member");
-    static_assert(single_amount(P::fields), "a provider maps at most one amount and one currency");
+    static_assert(amounts_paired(P::fields),
+                  "a provider maps amounts and currencies in pairs (at most 4 pairs)");
     static_assert(!P::name.empty() && P::id.min_length >= 1 &&
                   P::id.min_length <= P::id.max_length);
     return true;

@@ -5,9 +5,10 @@
 //
 // What it compiles: the client, the one fetch coroutine and its transport (connection pool,
 // TLS, proxy tunnel, OAuth token requests, retries, URL handling), fetch_many's batches, JSON
-// output, and the decoders of the five built-in providers. A provider of your own needs nothing
-// here: its decoder is compiled where it is used, from <payouts/decode.hpp>, which a file that
-// decodes or fetches it includes.
+// output, the decoders of the five built-in providers and the webhook decoders of those that
+// have one. A provider of your own needs nothing here: its decoder is compiled where it is used,
+// from <payouts/decode.hpp> (and <payouts/detail/webhook_impl.hpp> for its webhooks), which a
+// file that decodes or fetches it includes.
 #pragma once
 
 #ifndef PAYOUTS_SEPARATE_COMPILATION
@@ -16,6 +17,7 @@
 #endif
 
 #include <payouts/decode.hpp>
+#include <payouts/detail/webhook_impl.hpp>
 #include <payouts/payouts.hpp>
 
 #include <payouts/impl/client.ipp>

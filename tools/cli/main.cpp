@@ -56,6 +56,7 @@ enum exit_code : int {
     exit_decode = 8,
     exit_batch_failures = 9,
     exit_watch_deadline = 10,
+    exit_signature = 11,
 };
 
 constexpr char const* help_text = R"(usage:
@@ -141,6 +142,7 @@ exit codes:
   9  batch: at least one id failed (each failure is on its own line); reconcile: at least one
      row did not match (mismatch, not_found, error)
   10 watch: the deadline passed before every payout settled (and no watch failed otherwise)
+  11 webhook: the signature did not verify
   130, 143  watch: stopped by SIGINT or SIGTERM
 )";
 
@@ -327,6 +329,8 @@ int exit_for(error_code ec) {
         case errc::inexact_amount:
         case errc::amount_out_of_range:
             return exit_decode;
+        case errc::invalid_signature:
+            return exit_signature;
         }
     }
     return exit_network; // Asio, SSL and Beast transport errors

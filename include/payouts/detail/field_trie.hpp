@@ -130,6 +130,17 @@ struct field_trie {
     }
 };
 
+// How many leading entries of P's field map point from the document root rather than from the
+// envelope: P::root_fields where declared (a webhook's event type beside the payout object
+// at its envelope), else none.
+template <class P>
+constexpr std::size_t root_fields_of() {
+    if constexpr (requires { P::root_fields; })
+        return P::root_fields;
+    else
+        return 0;
+}
+
 // With an optional envelope, each field is reachable both inside the envelope and at the root;
 // the decoder refuses a body that supplies a field in both places.
 template <class P>
@@ -138,8 +149,9 @@ constexpr field_trie build_trie() {
     int const env = t.add_path(0, P::envelope);
     t.envelope = env;
     for (std::size_t i = 0; i < P::fields.size(); ++i) {
-        t.add_field(env, P::fields[i].pointer, int(i));
-        if (P::envelope_optional && env != 0) t.add_field(0, P::fields[i].pointer, int(i));
+        bool const root = i < root_fields_of<P>();
+        t.add_field(root ? 0 : env, P::fields[i].pointer, int(i));
+        if (P::envelope_optional && env != 0 && !root) t.add_field(0, P::fields[i].pointer, int(i));
     }
     return t;
 }

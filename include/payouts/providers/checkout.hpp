@@ -77,6 +77,49 @@ struct Checkout {
     static constexpr std::array<std::string_view, 2> request_id_headers{"Cko-Request-Id",
                                                                         "request-id"};
     static constexpr std::string_view rate_limit_remaining_header = "";
+
+    /// \brief Webhooks (workflows and Dashboard): `Cko-Signature` is the hex HMAC-SHA256 of the
+    /// raw body under the webhook's signature key
+    /// (https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver).
+    /// The status is the event `type` (webhooks carry no `data.status`); payment events name
+    /// the payout `data.id`, Platforms payout events `data.payout_id` with the amount under
+    /// `data.instruction`
+    /// (https://www.checkout.com/docs/workflows/webhook-event-types/payout_paid). Checkout's
+    /// webhooks do not carry the request time, so `created_at` stays empty; `updated_at` is the
+    /// latest of `processed_on` and the event's `created_on` (`timestamp` in some envelopes).
+    struct webhook {
+        static constexpr webhook_signature signature{"Cko-Signature", signature_encoding::hex};
+        static constexpr std::array fields{
+            field{"/id", member::event_id, conv::text},
+            field{"/type", member::event_type, conv::text},
+            field{"/type", member::provider_status, conv::text},
+            field{"/data/id", member::id, conv::id},
+            field{"/data/payout_id", member::id, conv::id},
+            field{"/data/amount", member::amount, conv::minor_units},
+            field{"/data/currency", member::amount_currency, conv::currency},
+            field{"/data/instruction/destination_amount", member::amount, conv::minor_units},
+            field{"/data/instruction/destination_currency", member::amount_currency,
+                  conv::currency},
+            field{"/data/reference", member::reference, conv::optional_text},
+            field{"/data/response_summary", member::reason, conv::optional_text},
+            field{"/data/response_code", member::reason, conv::optional_text},
+            field{"/data/processed_on", member::updated_at, conv::timestamp},
+            field{"/created_on", member::updated_at, conv::timestamp},
+            field{"/timestamp", member::updated_at, conv::timestamp},
+        };
+        // https://www.checkout.com/docs/developer-resources/webhooks/webhook-event-types/payment_paid
+        // (and .../payment_declined; https://www.checkout.com/docs/workflows/webhook-event-types/
+        // payment_returned, payout_paid, payout_declined). Other types: unknown, type kept.
+        static constexpr std::array statuses{
+            status_entry{"payment_paid", payout_status::paid},
+            status_entry{"payment_declined", payout_status::failed},
+            status_entry{"payment_returned", payout_status::returned},
+            status_entry{"payout_paid", payout_status::paid},
+            status_entry{"payout_declined", payout_status::failed},
+        };
+        // A returned payment still reads "Approved": the summary is a reason for declines only.
+        static constexpr status_set reason_statuses{payout_status::failed};
+    };
 };
 
 } // namespace payouts

@@ -68,6 +68,14 @@ struct Druo {
     static constexpr std::array<std::string_view, 0> not_found_codes{};
     static constexpr std::array<std::string_view, 0> request_id_headers{};
     static constexpr std::string_view rate_limit_remaining_header = "";
+
+    /// No webhook decoding: DRUO signs webhooks in `X-DRUO-Webhook-Event-Signature` but
+    /// documents neither the algorithm nor the signed bytes nor the event body
+    /// (https://developer.druo.com/webhooks). Fetch the payout on a notification instead.
+    struct webhook : no_webhook {
+        static constexpr std::string_view why =
+            "DRUO documents no signature algorithm and no payout event body";
+    };
 };
 
 } // namespace payouts

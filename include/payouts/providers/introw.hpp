@@ -57,6 +57,12 @@ struct Introw {
     static constexpr std::array<std::string_view, 0> not_found_codes{};
     static constexpr std::array<std::string_view, 0> request_id_headers{};
     static constexpr std::string_view rate_limit_remaining_header = "x-ratelimit-remaining-minute";
+
+    /// No webhook decoding: Introw documents no payout webhooks; its model is polling
+    /// (https://developers.introw.io/general/commission-overview).
+    struct webhook : no_webhook {
+        static constexpr std::string_view why = "Introw documents no payout webhooks";
+    };
 };
 
 } // namespace payouts

@@ -55,6 +55,13 @@ struct Truust {
     static constexpr std::array<std::string_view, 0> not_found_codes{};
     static constexpr std::array<std::string_view, 0> request_id_headers{};
     static constexpr std::string_view rate_limit_remaining_header = "";
+
+    /// No webhook decoding: Truust documents no webhook signature and no payout notification
+    /// body (https://docs.truust.io, Developers > Webhooks). Fetch the payout on a notification.
+    struct webhook : no_webhook {
+        static constexpr std::string_view why =
+            "Truust documents no webhook signature and no payout event body";
+    };
 };
 
 } // namespace payouts

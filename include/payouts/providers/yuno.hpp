@@ -63,6 +63,18 @@ struct Yuno {
     static constexpr std::array<std::string_view, 1> not_found_codes{"NOT_FOUND"};
     static constexpr std::array<std::string_view, 0> request_id_headers{};
     static constexpr std::string_view rate_limit_remaining_header = "";
+
+    /// \brief Webhooks (`type_event` "payout.payout" for every payout change): `x-hmac-signature`
+    /// is the Base64 HMAC-SHA256 of the raw body under the webhook's `hmac_client_secret`
+    /// (https://docs.y.uno/zh-hans/docs/webhooks/verify-webhook-signatures-hmac). The payout object
+    /// of Get Payout sits at `/data` and decodes with the fields and statuses above. Payout events
+    /// carry no event id, so decode_webhook derives one (https://docs.y.uno/zh-hans/docs/webhooks).
+    struct webhook {
+        static constexpr webhook_signature signature{"x-hmac-signature",
+                                                     signature_encoding::base64};
+        static constexpr std::string_view payout_object = "/data";
+        static constexpr std::array fields{field{"/type_event", member::event_type, conv::text}};
+    };
 };
 
 } // namespace payouts
