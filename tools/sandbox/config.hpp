@@ -1,6 +1,10 @@
 // Command line and environment of payouts-sandbox.
 #pragma once
 
+#include <boost/url/parse.hpp>
+#include <boost/url/scheme.hpp>
+#include <boost/url/url_view.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -60,6 +64,60 @@ inline credentials credentials_from_environment() {
     return c;
 }
 
+/// Where --webhook-url points, taken apart once at start.
+struct webhook_target {
+    bool tls = false;
+    std::string host;        ///< for the resolver: a name or an address, without brackets
+    std::string port;        ///< explicit, or 80/443
+    std::string target;      ///< path (at least "/") and query, as written
+    std::string host_header; ///< host[:port] as written
+    std::string loggable;    ///< scheme://host[:port]/path, any query redacted
+};
+
+/// Payout webhooks (README.md, "Webhooks"); `url` empty: none are sent.
+struct webhook_options {
+    std::string url;
+    webhook_target where;
+    std::string secret;
+    std::filesystem::path ca_file; ///< https: trusted besides the system's store
+    std::chrono::milliseconds retry_base{100};
+    std::chrono::milliseconds timeout{5000}; ///< per attempt: connect, TLS, write and read
+};
+
+/// Parses an http:// or https:// URL with Boost.URL. Throws std::invalid_argument.
+inline webhook_target parse_webhook_url(std::string_view text) {
+    namespace urls = boost::urls;
+    auto r = urls::parse_absolute_uri(text);
+    auto bad = [&](std::string_view why) {
+        return std::invalid_argument("--webhook-url " + std::string(text) + ": " +
+                                     std::string(why));
+    };
+    if (!r) throw bad("not an absolute URL (" + r.error().message() + ")");
+    urls::url_view const u = *r;
+    webhook_target t;
+    if (u.scheme_id() == urls::scheme::https)
+        t.tls = true;
+    else if (u.scheme_id() != urls::scheme::http)
+        throw bad("only http:// and https:// URLs are supported");
+    // Credentials in a URL end up in logs and process lists: a receiver checks the signature.
+    if (u.has_userinfo()) throw bad("user info (user:password@) is not supported");
+    if (u.has_fragment()) throw bad("a fragment (#...) is not sent: remove it");
+    t.host = u.host_address();
+    if (t.host.empty()) throw bad("no host");
+    t.port = u.has_port() ? std::string(u.port()) : std::string(t.tls ? "443" : "80");
+    if (u.has_port() && (u.port_number() == 0 || u.port().empty())) throw bad("bad port");
+    t.target = u.encoded_path().empty() ? std::string("/") : std::string(u.encoded_path());
+    t.loggable =
+        std::string(u.scheme()) + "://" + std::string(u.encoded_host_and_port()) + t.target;
+    if (u.has_query()) {
+        t.target += '?';
+        t.target += u.encoded_query();
+        t.loggable += "?[redacted]";
+    }
+    t.host_header = u.encoded_host_and_port();
+    return t;
+}
+
 struct options {
     std::uint16_t port = 0;
     bool plaintext = false;
@@ -73,6 +131,7 @@ struct options {
     std::size_t oversized_bytes = 2 * 1024 * 1024;
     bool quiet = false;
     bool help = false;
+    webhook_options webhook;
     credentials creds;
 };
 
@@ -110,6 +169,14 @@ Options:
   --idle-timeout SECONDS   close connections idle this long between requests (default 60)
   --oversized-bytes N      body size of the oversized- fault (default 2097152)
   --quiet                  no request log
+  --webhook-url URL        POST each Checkout.com and Yuno moving payout's stage changes to
+                           URL (http://, or https:// checked against the system's CAs)
+  --webhook-secret S       the key the events are signed with (required with --webhook-url):
+                           Cko-Signature (hex) or x-hmac-signature (Base64) HMAC-SHA256
+  --webhook-ca FILE        https:// receivers: also trust the CAs in FILE (PEM)
+  --webhook-retry-ms N     first retry delay; later ones follow the provider's schedule,
+                           scaled, at most 16 N (default 100)
+  --webhook-timeout-ms N   per delivery attempt (default 5000)
   --help                   this text
 
 Credentials accepted (environment; unset or empty means the default shown):
@@ -140,6 +207,7 @@ inline options parse_args(int argc, char** argv, std::filesystem::path default_d
     options o;
     o.data_dir = std::move(default_data_dir);
     std::vector<std::string_view> args(argv + 1, argv + argc);
+    std::string_view webhook_extra; // a --webhook-* option that needs --webhook-url
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view a = args[i];
         std::optional<std::string_view> inline_value;
@@ -200,6 +268,27 @@ inline options parse_args(int argc, char** argv, std::filesystem::path default_d
         } else if (a == "--quiet") {
             flag();
             o.quiet = true;
+        } else if (a == "--webhook-url") {
+            o.webhook.url = value();
+            o.webhook.where = parse_webhook_url(o.webhook.url);
+        } else if (a == "--webhook-secret") {
+            o.webhook.secret = value();
+            if (o.webhook.secret.empty())
+                throw std::invalid_argument("--webhook-secret must not be empty");
+            webhook_extra = a;
+        } else if (a == "--webhook-ca") {
+            o.webhook.ca_file = value();
+            webhook_extra = a;
+        } else if (a == "--webhook-retry-ms") {
+            o.webhook.retry_base = std::chrono::milliseconds(number(3'600'000));
+            if (o.webhook.retry_base.count() == 0)
+                throw std::invalid_argument("--webhook-retry-ms must be > 0");
+            webhook_extra = a;
+        } else if (a == "--webhook-timeout-ms") {
+            o.webhook.timeout = std::chrono::milliseconds(number(3'600'000));
+            if (o.webhook.timeout.count() == 0)
+                throw std::invalid_argument("--webhook-timeout-ms must be > 0");
+            webhook_extra = a;
         } else {
             throw std::invalid_argument("unknown argument: " + std::string(a));
         }
@@ -211,6 +300,13 @@ inline options parse_args(int argc, char** argv, std::filesystem::path default_d
     if (o.plaintext && !o.cert_file.empty())
         throw std::invalid_argument("--http serves no certificate: drop --cert/--key");
     if (o.idle_timeout.count() == 0) throw std::invalid_argument("--idle-timeout must be > 0");
+    if (o.webhook.url.empty() && !webhook_extra.empty())
+        throw std::invalid_argument(std::string(webhook_extra) + " goes with --webhook-url");
+    if (!o.webhook.url.empty() && o.webhook.secret.empty())
+        throw std::invalid_argument("--webhook-url needs --webhook-secret S: the key the events "
+                                    "are signed with, as Checkout.com and Yuno sign theirs");
+    if (!o.webhook.ca_file.empty() && !o.webhook.where.tls)
+        throw std::invalid_argument("--webhook-ca goes with an https:// --webhook-url");
     return o;
 }
 

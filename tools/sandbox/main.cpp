@@ -97,7 +97,11 @@ int run(options const& opts) {
 
     asio::io_context ioc(1);
     request_log log(ioc, STDERR_FILENO, !opts.quiet);
-    server_context ctx{logic, log, opts, tls.ctx ? &*tls.ctx : nullptr};
+    // After ioc, so destroyed before it: its timers never outlive the io_context.
+    std::optional<webhook_sender> webhooks;
+    if (!opts.webhook.url.empty()) webhooks.emplace(ioc, opts.webhook, log);
+    server_context ctx{logic, log, opts, tls.ctx ? &*tls.ctx : nullptr,
+                       webhooks ? &*webhooks : nullptr};
     listener server(ioc, opts.port, ctx);
     server.start();
 
@@ -107,7 +111,9 @@ int run(options const& opts) {
     std::cerr << "payouts-sandbox: " << logic.store().size() << " payouts ("
               << logic.store().moving_count() << " moving) from " << opts.data_dir.string()
               << "; listening on 127.0.0.1:" << server.port()
-              << (opts.plaintext ? " (plaintext)" : " (TLS)") << std::endl;
+              << (opts.plaintext ? " (plaintext)" : " (TLS)");
+    if (webhooks) std::cerr << "; webhooks to " << opts.webhook.where.loggable;
+    std::cerr << std::endl;
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](error_code ec, int sig) {

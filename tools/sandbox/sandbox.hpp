@@ -59,6 +59,18 @@ struct pending_stage {
     moving_payout const* payout = nullptr;
     std::string key;                   ///< provider and full requested id: whose state moves
     std::vector<fault_kind> modifiers; ///< body faults, outermost first, applied to the stage
+    provider_id provider = provider_id::truust;
+    std::string full_id; ///< as requested, prefixes included
+};
+
+/// Which stage of a moving payout an answer showed: what webhooks (webhooks.hpp) are told once
+/// the answer is written.
+struct served_stage {
+    moving_payout const* payout = nullptr;
+    provider_id provider = provider_id::truust;
+    std::string full_id;
+    std::size_t stage = 0;
+    std::optional<steady::time_point> clock_start; ///< timed payouts: when stage 0 was served
 };
 
 /// What to do with one request.
@@ -70,6 +82,7 @@ struct decision {
     bool close = false;                              ///< close the connection afterwards
     std::string note; ///< for the request log: provider, credential headers (names only), faults
     std::optional<pending_stage> stage; ///< set: call sandbox::settle just before sending
+    std::optional<served_stage> served; ///< set by sandbox::settle
 };
 
 namespace detail {
@@ -180,6 +193,7 @@ public:
         apply_modifiers(d, ps.modifiers);
         d.note += " stage=" + std::to_string(stage);
         if (!counts) d.note += "(not-counted)";
+        d.served = served_stage{&m, ps.provider, std::move(ps.full_id), stage, st.first_served};
         d.stage.reset();
     }
 
@@ -544,8 +558,8 @@ private:
         } else if (moving_payout const* m = store_.find_moving(p, spec.base)) {
             // Per provider and full id, so tag- and fault prefixes give their own lifecycle.
             d.rep.content_type = "application/json";
-            d.stage =
-                pending_stage{m, std::string(to_string(p)) + '\n' + *id, std::move(modifiers)};
+            d.stage = pending_stage{m, std::string(to_string(p)) + '\n' + *id, std::move(modifiers),
+                                    p, *id};
             modifiers.clear();
         } else if (p == provider_id::checkout && !spec.base.starts_with("pay_")) {
             d.rep = json_reply(422, {{"request_id", cko_id},

@@ -4,6 +4,7 @@
 
 #include "log.hpp"
 #include "sandbox.hpp"
+#include "webhooks.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -37,7 +38,8 @@ struct server_context {
     sandbox& logic;
     request_log& log;
     options const& opts;
-    ssl::context* tls; ///< nullptr: plaintext
+    ssl::context* tls;        ///< nullptr: plaintext
+    webhook_sender* webhooks; ///< nullptr: no --webhook-url
 };
 
 /// The target as logged: the path, with any query string redacted (keys sometimes travel
@@ -207,6 +209,8 @@ private:
         if (d_.send_limit < d_.rep.body().size()) status += "(truncated)";
         if (ec) status += "(write failed: " + ec.message() + ")";
         log(status);
+        // After the answer: the event of stage k follows the answer that showed stage k.
+        if (d_.served && ctx_.webhooks) ctx_.webhooks->served(*d_.served);
         if (ec) return;
         ++served_;
         if (close_) return shutdown();
