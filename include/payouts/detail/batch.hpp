@@ -85,6 +85,17 @@ private:
 // One fetch_many operation. Its workers run on the client's executor and share this state.
 // Not a template: ids arrive encoded and results leave through a result_sink.
 struct batch {
+    // A constructor, not aggregate initialization: clang before 16 cannot make_shared an
+    // aggregate.
+    batch(std::shared_ptr<client_core> c, provider_ops const& o, std::vector<fetch_id> i,
+          batch_options op, std::unique_ptr<result_sink> r, batch_handler h)
+        : core(std::move(c))
+        , ops(o)
+        , ids(std::move(i))
+        , opt(op)
+        , on_result(std::move(r))
+        , handler(std::move(h)) {}
+
     struct worker {
         explicit worker(net::any_io_executor const& ex)
             : wake(ex) {}
