@@ -10,6 +10,8 @@
 #include <payouts/providers/truust.hpp>
 #include <payouts/providers/yuno.hpp>
 
+#include "support/fixtures.hpp"
+
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -28,21 +30,8 @@ using namespace std::literals;
 
 namespace {
 
-std::string fixture(std::string_view name) {
-    std::string const path = std::string(PAYOUTS_FIXTURES_DIR) + "/" + std::string(name);
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open fixture " << path);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// `body` with the one occurrence of `from` replaced by `to` (fails the test if not exactly one).
-std::string edited(std::string body, std::string_view from, std::string_view to) {
-    auto const at = body.find(from);
-    REQUIRE_MESSAGE(at != std::string::npos, "not in the body: " << from);
-    REQUIRE_MESSAGE(body.find(from, at + 1) == std::string::npos, "twice in the body: " << from);
-    body.replace(at, from.size(), to);
-    return body;
-}
+using test_support::edited;
+using test_support::fixture;
 
 // Decodes a body that must be a payout; checks what holds for every payout.
 template <class P>

@@ -8,6 +8,7 @@
 #include "support/fetch_helpers.hpp"
 #include "support/https_server.hpp"
 #include "support/run_until.hpp"
+#include "support/sandbox_process.hpp"
 
 #include <sandbox_path.hpp>
 
@@ -46,72 +47,20 @@ using test_support::run_until;
 
 constexpr std::string_view secret = "whsec-sAnDbOx-7f3a91";
 
-/// A directory of its own under the system's temporary directory, for `what` in this process.
-fs::path temp_dir(std::string const& what) {
-    return fs::temp_directory_path() / ("payouts-" + what + "-" + std::to_string(::getpid()));
-}
+using test_support::temp_dir;
 
 // --- the sandbox, with its request log kept (the log is part of what is checked) -------------
 
-class sandbox {
+class sandbox : public test_support::sandbox_process {
 public:
     explicit sandbox(std::string const& name, std::vector<std::string> extra = {})
-        : dir_(make_dir(name))
-        , child_(args(dir_, std::move(extra)), {}, dir_ / "out", dir_ / "err") {
-        auto lines = test_support::first_two_lines(dir_ / "out", 600);
-        if (!lines) FAIL("the sandbox printed no base URL; stderr: " << stderr_text());
-        base_ = lines->first;
-        ca_ = lines->second;
-    }
-    sandbox(sandbox const&) = delete;
-    sandbox& operator=(sandbox const&) = delete;
-    ~sandbox() {
-        stop();
-        std::error_code ignored;
-        fs::remove_all(dir_, ignored);
-    }
+        : sandbox_process(temp_dir("sandbox-webhooks-" + name), std::move(extra), false) {}
 
-    int stop() { return child_.stop(SIGTERM); }
-    std::string stderr_text() const { return test_support::slurp(dir_ / "err"); }
-
-    /// As test_support::sandbox_process::config: the sandbox's default credentials.
     payouts::client_config config() const {
-        payouts::client_config c;
-        c.use_system_roots = false;
-        c.ca_file = ca_;
+        auto c = sandbox_process::config();
         c.deadline = 10s;
-        c.providers["truust"] = {
-            base_ + "/truust/2.0", "", {{"SECRET_KEY", "sandbox_truust_secret"}}};
-        c.providers["druo"] = {
-            base_ + "/druo", "", {{"ACCESS_TOKEN", "sandbox_druo_access_token"}}};
-        c.providers["checkout"] = {
-            base_ + "/checkout", "", {{"SECRET_KEY", "sandbox_checkout_secret_key"}}};
-        c.providers["yuno"] = {base_ + "/yuno/v1",
-                               "",
-                               {{"PUBLIC_API_KEY", "sandbox_yuno_public_api_key"},
-                                {"PRIVATE_SECRET_KEY", "sandbox_yuno_private_secret_key"}}};
-        c.providers["introw"] = {base_ + "/introw", "", {{"API_KEY", "sandbox_introw_api_key"}}};
         return c;
     }
-
-    fs::path const& dir() const { return dir_; }
-
-private:
-    static fs::path make_dir(std::string const& name) {
-        fs::path d = temp_dir("sandbox-webhooks-" + name);
-        fs::create_directories(d);
-        return d;
-    }
-    static std::vector<std::string> args(fs::path const& dir, std::vector<std::string> extra) {
-        std::vector<std::string> a{PAYOUTS_SANDBOX_EXE, "--port", "0", "--state-dir",
-                                   (dir / "pki").string()};
-        a.insert(a.end(), extra.begin(), extra.end());
-        return a;
-    }
-
-    fs::path dir_;
-    test_support::child_process child_;
-    std::string base_, ca_;
 };
 
 std::vector<std::string> hook_args(std::string const& url, std::vector<std::string> more = {}) {

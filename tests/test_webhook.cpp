@@ -13,6 +13,8 @@
 
 #include <boost/beast/http/fields.hpp>
 
+#include "support/fixtures.hpp"
+
 #include <doctest/doctest.h>
 
 #include <openssl/evp.h>
@@ -34,21 +36,11 @@ using namespace std::literals;
 
 namespace {
 
+// A published webhook body, byte for byte.
 std::string fixture(std::string_view name) {
-    std::string const path = std::string(PAYOUTS_FIXTURES_DIR) + "/webhooks/" + std::string(name);
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot open fixture " << path);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    return test_support::fixture("webhooks/" + std::string(name));
 }
-
-// `body` with the one occurrence of `from` replaced by `to` (fails the test if not exactly one).
-std::string edited(std::string body, std::string_view from, std::string_view to) {
-    auto const at = body.find(from);
-    REQUIRE_MESSAGE(at != std::string::npos, "not in the body: " << from);
-    REQUIRE_MESSAGE(body.find(from, at + 1) == std::string::npos, "twice in the body: " << from);
-    body.replace(at, from.size(), to);
-    return body;
-}
+using test_support::edited;
 
 bool contains(std::string_view haystack, std::string_view needle) {
     return haystack.find(needle) != std::string_view::npos;

@@ -34,6 +34,15 @@ inline std::string slurp(fs::path const& p) {
     return os.str();
 }
 
+/// The lines of `text`, without their line ends.
+inline std::vector<std::string> lines_of(std::string const& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);)
+        out.push_back(l);
+    return out;
+}
+
 /// A child process: stdin /dev/null, stdout and stderr to files, the environment exactly
 /// PATH=/usr/bin:/bin, the sanitizers' options (so that a report in the child fails it) and
 /// `env`. It dies with the test (PR_SET_PDEATHSIG); the destructor kills and reaps it.

@@ -20,13 +20,14 @@
 namespace test_support {
 
 /// payouts-sandbox on 127.0.0.1, any free port, stdout to a file (its two first lines: base URL
-/// and CA file), dying with the test. `extra` are more command-line arguments.
+/// and CA file), dying with the test. `extra` are more command-line arguments; `quiet: false`
+/// keeps the request log (on stderr, stderr_text()).
 class sandbox_process {
 public:
-    explicit sandbox_process(fs::path dir, std::vector<std::string> extra = {})
+    explicit sandbox_process(fs::path dir, std::vector<std::string> extra = {}, bool quiet = true)
         : dir_((fs::create_directories(dir), std::move(dir)))
         // The bundled default credentials: no PAYOUTS_* variable reaches the sandbox.
-        , child_(args(dir_, std::move(extra)), {}, dir_ / "out", dir_ / "err") {
+        , child_(args(dir_, std::move(extra), quiet), {}, dir_ / "out", dir_ / "err") {
         auto lines = first_two_lines(dir_ / "out", 600);
         if (!lines) FAIL("the sandbox printed no base URL; stderr: " << slurp(dir_ / "err"));
         base = std::move(lines->first);
@@ -43,6 +44,7 @@ public:
     /// SIGTERM and wait: the exit code (0 for a clean stop), -1 for death by signal.
     int stop() { return child_.stop(SIGTERM); }
     std::string stderr_text() const { return slurp(dir_ / "err"); }
+    fs::path const& dir() const { return dir_; }
 
     /// A client configuration for all five providers at this sandbox, with its default
     /// credentials (static ones; DRUO and Checkout not through OAuth).
@@ -66,9 +68,11 @@ public:
     std::string base, ca;
 
 private:
-    static std::vector<std::string> args(fs::path const& dir, std::vector<std::string> extra) {
-        std::vector<std::string> a{PAYOUTS_SANDBOX_EXE, "--port",      "0",
-                                   "--quiet",           "--state-dir", (dir / "pki").string()};
+    static std::vector<std::string> args(fs::path const& dir, std::vector<std::string> extra,
+                                         bool quiet) {
+        std::vector<std::string> a{PAYOUTS_SANDBOX_EXE, "--port", "0", "--state-dir",
+                                   (dir / "pki").string()};
+        if (quiet) a.push_back("--quiet");
         a.insert(a.end(), extra.begin(), extra.end());
         return a;
     }
