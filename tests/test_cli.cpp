@@ -767,13 +767,7 @@ TEST_CASE("watch: SIGTERM and SIGINT cancel every watch, exit 143 and 130") {
 
 namespace {
 
-std::vector<std::string> lines_of(std::string const& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);)
-        out.push_back(l);
-    return out;
-}
+using test_support::lines_of;
 
 // The sandbox's host:port replaced by HOST, so expected output can be a fixture.
 std::string hostless(std::string text, sandbox const& s) {
@@ -943,4 +937,89 @@ TEST_CASE("reconcile: a progress bar only when stderr is a terminal") {
     CHECK(shown.find("summary: 3 rows, match 3") != std::string::npos);
     CHECK(std::count(written.begin(), written.end(), '\n') == 4);
     CHECK(written.find('\r') == std::string::npos);
+}
+
+namespace {
+
+// Signatures WEBHOOKS.md computed over the published bodies with the providers' sample keys.
+constexpr char const* checkout_key = "8V8x0dLK%AyD*DNS8JJr";
+constexpr char const* checkout_paid_signature =
+    "6da7309de691df32a0ab507ba0ade3572474109cbbeda4838cebca569ee8d22e";
+constexpr char const* yuno_key = "my-hmac-secret";
+constexpr char const* yuno_signature = "voTeYLqfjCmhnGK/N4/dSMtM7Ooce+yP7MNxh6T49L4=";
+
+std::string webhook_body(char const* file) {
+    return (fs::path(PAYOUTS_FIXTURES_DIR) / "webhooks" / file).string();
+}
+
+} // namespace
+
+TEST_CASE("webhook: verifies, decodes and prints a notification; exit codes by class") {
+    auto const work =
+        fs::temp_directory_path() / ("payouts-cli-webhook-" + std::to_string(::getpid()));
+    fs::create_directories(work);
+    auto const paid = webhook_body("checkout/webhook-payment-paid-bank-payout.json");
+    std::string const cko =
+        " --header " + q(std::string("Cko-Signature: ") + checkout_paid_signature);
+    std::map<std::string, std::string> env{{"PAYOUTS_CHECKOUT_WEBHOOK_SECRET", checkout_key}};
+
+    auto r = run_cli(env, "webhook checkout" + cko, work, paid);
+    CHECK_MESSAGE(r.code == 0, r.err);
+    auto lines = lines_of(r.out);
+    REQUIRE(lines.size() == 5); // event, blank, header, rule, the payout
+    CHECK(lines[0].starts_with("event payment_paid evt_"));
+    CHECK(lines[4].starts_with("checkout "));
+    CHECK(lines[4].find(" paid ") != std::string::npos);
+
+    // JSON, and a rotation: the second of two secrets matches.
+    env["PAYOUTS_CHECKOUT_WEBHOOK_SECRET"] = std::string("retired-key,") + checkout_key;
+    r = run_cli(env, "webhook checkout --format json" + cko, work, paid);
+    CHECK_MESSAGE(r.code == 0, r.err);
+    auto const doc = json::parse(r.out).as_object();
+    CHECK(doc.at("event_type") == "payment_paid");
+    CHECK(doc.at("event_id").as_string().starts_with("evt_"));
+    CHECK(doc.at("payout").at("status") == "paid");
+    CHECK(doc.at("payout").at("amount").at("value") == "0.10"); // 10 minor units of USD
+
+    // Yuno: Base64 in x-hmac-signature, the header name in any case.
+    std::map<std::string, std::string> const yenv{{"PAYOUTS_YUNO_WEBHOOK_SECRET", yuno_key}};
+    r = run_cli(yenv,
+                "webhook yuno --format json --header " +
+                    q(std::string("X-HMAC-Signature: ") + yuno_signature),
+                work, webhook_body("yuno/webhook-payout-succeeded-v2.json"));
+    CHECK_MESSAGE(r.code == 0, r.err);
+    CHECK(json::parse(r.out).at("payout").at("status") == "paid");
+
+    // A wrong key, a missing header, a changed byte: exit 11, the reason, never the secret.
+    env["PAYOUTS_CHECKOUT_WEBHOOK_SECRET"] = "not-the-key";
+    r = run_cli(env, "webhook checkout" + cko, work, paid);
+    CHECK(r.code == 11);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("invalid_signature") != std::string::npos);
+    CHECK(r.err.find("matches none of the 1 secret") != std::string::npos);
+    CHECK(r.err.find("not-the-key") == std::string::npos);
+    env["PAYOUTS_CHECKOUT_WEBHOOK_SECRET"] = checkout_key;
+    r = run_cli(env, "webhook checkout", work, paid);
+    CHECK(r.code == 11);
+    CHECK(r.err.find("missing header Cko-Signature") != std::string::npos);
+    auto const changed = work / "changed.json";
+    {
+        auto text = slurp(paid);
+        text[text.find("\"amount\": 10") + 11] = '2';
+        std::ofstream(changed, std::ios::binary) << text;
+    }
+    r = run_cli(env, "webhook checkout" + cko, work, changed.string());
+    CHECK(r.code == 11);
+
+    // No secret configured: configuration. A provider without webhooks: usage, saying why.
+    r = run_cli({}, "webhook checkout" + cko, work, paid);
+    CHECK(r.code == 3);
+    CHECK(r.err.find("PAYOUTS_CHECKOUT_WEBHOOK_SECRET") != std::string::npos);
+    r = run_cli({{"PAYOUTS_DRUO_WEBHOOK_SECRET", "x"}}, "webhook druo", work, paid);
+    CHECK(r.code == 2);
+    CHECK(r.err.find("DRUO documents no signature algorithm") != std::string::npos);
+    CHECK(run_cli(env, "webhook checkout --header NoColon", work, paid).code == 2);
+    CHECK(run_cli(env, "get checkout pay_x" + cko, work).code == 2); // --header is webhook's
+    std::error_code ec;
+    fs::remove_all(work, ec);
 }

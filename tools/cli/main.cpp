@@ -69,6 +69,7 @@ constexpr char const* help_text = R"(usage:
                 [--env sandbox|production] [--verbose]
   payouts reconcile <ledger.csv|-> [--concurrency N] [--format csv|jsonl]
                     [--env sandbox|production]
+  payouts webhook <provider> [--header 'Name: value']... [--format table|json] < body
   payouts --help
 
 providers: truust druo checkout yuno introw
@@ -124,6 +125,12 @@ actual_currency,expected_status,actual_status,actual_provider_status; --format j
 per row with line, provider, id, result, expected, actual, differences and error. A summary
 by result follows on stderr (with a progress bar when stderr is a terminal).
 
+webhook verifies a payout notification received from checkout or yuno (the body on stdin,
+byte for byte; its headers with --header, at least the signature header) against the secrets
+in PAYOUTS_<PROVIDER>_WEBHOOK_SECRET (comma-separated during a key rotation) and prints the
+event type and id, then the payout as get does (--format json: {"event_id","event_type",
+"payout"}). DRUO, Truust and Introw document no webhook signature: usage error.
+
 Durations D are a positive integer and a unit, ms, s, m or h (500ms, 2s, 5m, 24h), at most
 100 years. Ctrl-C (SIGINT) or SIGTERM stops every watch: exit 130 or 143.
 
@@ -133,7 +140,7 @@ exit codes:
   1  internal: a failure of this program itself (an unexpected exception, or a batch that
      ended with ids unanswered; those ids still get their line)
   2  usage: unknown command, provider, option or format
-  3  configuration: missing credentials, bad URL, CA or environment value
+  3  configuration: missing credentials (webhook: secrets), bad URL, CA or environment value
   4  authentication: credentials refused (401, 403) or token request failed
   5  not found: the provider does not know the payout
   6  network or TLS: connect, handshake, certificate, timeout, reset, proxy refusal
@@ -153,6 +160,7 @@ struct usage_error : std::runtime_error {
 struct options {
     std::string command, provider, target;
     std::vector<std::pair<std::string, std::string>> pairs; // get, watch: (provider, id), in order
+    std::vector<std::pair<std::string, std::string>> headers; // webhook: (name, value)
     std::string format;
     std::optional<payouts::environment> env;
     std::size_t concurrency = 8;
@@ -254,6 +262,14 @@ options parse_args(int argc, char** argv) {
             o.timeout = parse_duration(a, value());
         } else if (a == "--until") {
             o.until = parse_statuses(value());
+        } else if (a == "--header" || a == "-H") {
+            auto const v = value();
+            auto const colon = v.find(':');
+            if (colon == std::string::npos || colon == 0)
+                throw usage_error("--header takes 'Name: value', not '" + v + "'");
+            auto const b = v.find_first_not_of(" \t", colon + 1);
+            o.headers.emplace_back(v.substr(0, colon),
+                                   b == std::string::npos ? std::string() : v.substr(b));
         } else if (a == "--verbose" || a == "-v") {
             o.verbose = true;
         } else if (a.size() > 1 && a[0] == '-' && a != "-") {
@@ -265,10 +281,25 @@ options parse_args(int argc, char** argv) {
     if (positional.empty()) throw usage_error("missing command");
     o.command = positional[0];
     if (o.command != "get" && o.command != "batch" && o.command != "watch" &&
-        o.command != "reconcile")
+        o.command != "reconcile" && o.command != "webhook")
         throw usage_error("unknown command " + o.command);
+    if (o.command != "webhook" && !o.headers.empty())
+        throw usage_error("--header is for webhook only");
     if (o.command != "watch" && (o.interval || o.max_interval || o.timeout || o.until))
         throw usage_error("--interval, --max-interval, --timeout and --until are for watch only");
+    if (o.command == "webhook") {
+        if (positional.size() != 2)
+            throw usage_error("webhook takes <provider> (the body on stdin)");
+        o.provider = positional[1];
+        bool known = false;
+        boost::mp11::mp_for_each<payouts::all_providers>(
+            [&]<class P>(P) { known = known || P::name == o.provider; });
+        if (!known) throw usage_error("unknown provider " + o.provider);
+        if (o.format.empty()) o.format = "table";
+        if (o.format != "table" && o.format != "json")
+            throw usage_error("unknown format " + o.format + " for webhook");
+        return o;
+    }
     if (o.command == "reconcile") {
         if (positional.size() != 2) throw usage_error("reconcile takes <ledger.csv|->");
         o.target = positional[1];
@@ -1063,6 +1094,61 @@ int run_reconcile(options const& o) {
     return by_result["match"] == rows.size() ? exit_ok : exit_batch_failures;
 }
 
+// "k1,k2" (a key rotation): the non-empty secrets, in order.
+std::vector<std::string> split_secrets(std::string_view text) {
+    std::vector<std::string> out;
+    while (!text.empty()) {
+        auto const comma = text.find(',');
+        if (auto const s = text.substr(0, comma); !s.empty()) out.emplace_back(s);
+        text.remove_prefix(comma == std::string_view::npos ? text.size() : comma + 1);
+    }
+    return out;
+}
+
+// Verifies and decodes one webhook body from stdin. No network: nothing but the secrets is read
+// from the environment.
+template <class P>
+int run_webhook(options const& o) {
+    if constexpr (!payouts::webhook_provider<P>) {
+        std::cerr << "payouts: " << P::name << " has no webhook decoding: " << P::webhook::why
+                  << "; poll it with get or watch\n";
+        return exit_usage;
+    } else {
+        auto const variable = payouts::detail::env_name(P::name, "WEBHOOK_SECRET");
+        auto const secrets = split_secrets(payouts::process_environment(variable).value_or(""));
+        if (secrets.empty()) {
+            std::cerr << "payouts: missing_credentials: set " << variable
+                      << " (comma-separated during a key rotation)\n";
+            return exit_config;
+        }
+        std::ostringstream body;
+        body << std::cin.rdbuf();
+        std::vector<payouts::header> headers;
+        for (auto const& [name, value] : o.headers)
+            headers.emplace_back(name, value);
+        std::vector<std::string_view> const keys(secrets.begin(), secrets.end());
+        payouts::diagnostics diag;
+        auto const text = std::move(body).str();
+        auto ev = payouts::decode_webhook<P>(text, headers, keys, diag);
+        if (!ev) {
+            print_error(ev.error(), diag);
+            return exit_for(ev.error());
+        }
+        if (o.format == "json") {
+            auto payout = boost::json::value_from(ev->payout);
+            std::cout << boost::json::serialize(boost::json::object{{"event_id", ev->event_id},
+                                                                    {"event_type", ev->event_type},
+                                                                    {"payout", std::move(payout)}})
+                      << '\n';
+        } else {
+            std::cout << "event " << ev->event_type << ' ' << ev->event_id << "\n\n";
+            payouts_tools::write_table(std::cout, payouts_tools::payout_columns(),
+                                       {payouts_tools::payout_cells(ev->payout)});
+        }
+        return exit_ok;
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) try {
@@ -1074,6 +1160,7 @@ int main(int argc, char** argv) try {
     int rc = -1;
     boost::mp11::mp_for_each<payouts::all_providers>([&]<class P>(P) {
         if (o.command == "batch" && P::name == o.provider) rc = run_batch<P>(o);
+        if (o.command == "webhook" && P::name == o.provider) rc = run_webhook<P>(o);
     });
     if (o.command == "get") rc = run_get(o);
     if (o.command == "watch") rc = run_watch(o);
