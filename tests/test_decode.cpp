@@ -30,8 +30,11 @@ using namespace std::literals;
 
 namespace {
 
+using test_support::check_money;
+using test_support::contains;
 using test_support::edited;
 using test_support::fixture;
+using test_support::utc;
 
 // Decodes a body that must be a payout; checks what holds for every payout.
 template <class P>
@@ -88,29 +91,6 @@ bool valid_utf8(std::string_view s) {
         i += n;
     }
     return true;
-}
-
-bool contains(std::string_view haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string_view::npos;
-}
-
-#define CHECK_CONTAINS(text, part)                                                                 \
-    do {                                                                                           \
-        std::string const check_text_ = (text);                                                    \
-        INFO("message: " << check_text_);                                                          \
-        CHECK(contains(check_text_, part));                                                        \
-    } while (false)
-
-void check_money(std::optional<money> const& m, std::int64_t units, int scale,
-                 std::string_view currency) {
-    REQUIRE(m.has_value());
-    CHECK(m->units == units);
-    CHECK(int(m->scale) == scale);
-    CHECK(m->currency == currency);
-}
-
-timestamp utc(sys_days day, nanoseconds since_midnight) {
-    return timestamp{day} + since_midnight;
 }
 
 } // namespace

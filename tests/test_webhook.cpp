@@ -40,11 +40,10 @@ namespace {
 std::string fixture(std::string_view name) {
     return test_support::fixture("webhooks/" + std::string(name));
 }
+using test_support::check_money;
+using test_support::contains;
 using test_support::edited;
-
-bool contains(std::string_view haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string_view::npos;
-}
+using test_support::utc;
 
 // The test's own HMAC-SHA256, independent of the library's verifier.
 std::string hmac_raw(std::string_view key, std::string_view body) {
@@ -137,25 +136,6 @@ std::string refused(std::string_view body, std::vector<header> const& headers,
     REQUIRE_FALSE(plain.has_value());
     CHECK(plain.error() == code);
     return diag.message;
-}
-
-#define CHECK_CONTAINS(text, part)                                                                 \
-    do {                                                                                           \
-        std::string const check_text_ = (text);                                                    \
-        INFO("message: " << check_text_);                                                          \
-        CHECK(contains(check_text_, part));                                                        \
-    } while (false)
-
-void check_money(std::optional<money> const& m, std::int64_t units, int scale,
-                 std::string_view currency) {
-    REQUIRE(m.has_value());
-    CHECK(m->units == units);
-    CHECK(int(m->scale) == scale);
-    CHECK(m->currency == currency);
-}
-
-timestamp utc(sys_days day, nanoseconds since_midnight) {
-    return timestamp(day) + since_midnight;
 }
 
 } // namespace
