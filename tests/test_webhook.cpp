@@ -291,6 +291,25 @@ TEST_CASE("Checkout: envelope variants (timestamp for created_on)") {
     CHECK(e.payout.updated_at == utc(2022y / June / 27, 14h + 43min + 29s + 546848900ns));
 }
 
+TEST_CASE("Checkout: an event of another type need not name a payout; a payout event must") {
+    // Built by us: an event about no payment at all, in Checkout's envelope.
+    std::string const other =
+        R"({"id":"evt_az5sblvku4ge3dwpztvyizgcau","type":"account_updated",)"
+        R"("created_on":"2024-02-01T10:00:00Z","data":{"entity_id":"ent_x"}})";
+    auto const e = accepted<Checkout>(other, checkout_key);
+    CHECK(e.event_id == "evt_az5sblvku4ge3dwpztvyizgcau");
+    CHECK(e.payout.status == payout_status::unknown);
+    CHECK(e.payout.provider_status == "account_updated");
+    CHECK(e.payout.id.empty());
+    CHECK(e.payout.raw == other);
+
+    // The same envelope with a payout event's type: the payout id is required.
+    auto const paid = edited(other, "account_updated", "payment_paid");
+    CHECK_CONTAINS(refused<Checkout>(paid, {{"Cko-Signature", sign<Checkout>(checkout_key, paid)}},
+                                     {checkout_key}, errc::invalid_response),
+                   "missing /data/id or /data/payout_id (the payout id)");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Yuno
 

@@ -387,7 +387,18 @@ boost::system::result<payout> decode_body(std::string_view body, std::string& wh
                 return invalid;
             }
     }
-    if (out.id.empty() || out.provider_status.empty()) {
+    // Where an event's type is its status (one pointer feeds both), a type the status table does
+    // not list is an event about something else: reported as unknown, payout id or not.
+    constexpr bool status_is_type = [] {
+        for (auto const& f : P::fields)
+            for (auto const& g : P::fields)
+                if (f.target == member::provider_status && g.target == member::event_type &&
+                    f.pointer == g.pointer)
+                    return true;
+        return false;
+    }();
+    bool const foreign_event = ev && status_is_type && out.status == payout_status::unknown;
+    if ((out.id.empty() && !foreign_event) || out.provider_status.empty()) {
         why = "missing " + pointers_of(h, out.id.empty() ? member::id : member::provider_status) +
               " (the payout " + (out.id.empty() ? "id" : "status") + ")";
         auto const perr = read_error_body<P>(body);

@@ -34,7 +34,8 @@ struct webhook_event {
     std::string event_type;
     /// The payout, unified as decode<P> makes it: `raw` is the body exactly as received and
     /// `request_id` is empty. A type of event the provider's table does not list decodes as
-    /// `payout_status::unknown` (Checkout.com keeps the event type in `provider_status`).
+    /// `payout_status::unknown` (Checkout.com keeps the event type in `provider_status`); such
+    /// an event need not name a payout, and `payout.id` is then empty.
     payouts::payout payout;
 };
 
