@@ -8,6 +8,8 @@
 #include <payouts/decode.hpp>
 #include <payouts/webhook.hpp>
 
+#include <boost/beast/core/string.hpp>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -24,17 +26,6 @@ namespace payouts::detail {
 
 inline constexpr std::size_t hmac_sha256_size = 32;
 using hmac_digest = std::array<unsigned char, hmac_sha256_size>;
-
-inline bool iequal_ascii(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-        if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
 
 // Base16, either case, exactly one digest long. Empty on success, else what is wrong.
 inline std::string decode_hex_digest(std::string_view s, hmac_digest& out) {
@@ -117,7 +108,7 @@ inline bool verify_webhook_signature(std::string_view body, webhook_signature si
     std::string_view value;
     int found = 0;
     for (auto const& [name, v] : headers)
-        if (iequal_ascii(name, sig.header)) {
+        if (boost::beast::iequals(name, sig.header)) {
             value = v;
             ++found;
         }
