@@ -17,8 +17,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "../tools/common/hmac.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -767,29 +766,15 @@ inline std::string check_http_response(std::string_view bytes) {
 namespace webhook_check {
 
 inline std::string hmac(std::string_view key, std::string_view body) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!HMAC(EVP_sha256(), key.data(), int(key.size()),
-              reinterpret_cast<unsigned char const*>(body.data()), body.size(), md, &len))
-        return {};
-    return std::string(reinterpret_cast<char const*>(md), len);
+    return payouts_tools::hmac_sha256(key, body);
 }
 
 inline std::string encode(std::string_view raw, payouts::signature_encoding enc, bool upper) {
-    std::string out;
-    if (enc == payouts::signature_encoding::hex) {
-        char const* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-        for (unsigned char c : raw) {
-            out += digits[c >> 4];
-            out += digits[c & 15];
-        }
-        return out;
-    }
-    out.resize(4 * ((raw.size() + 2) / 3) + 1);
-    int const n =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                        reinterpret_cast<unsigned char const*>(raw.data()), int(raw.size()));
-    out.resize(std::size_t(n));
+    if (enc == payouts::signature_encoding::base64) return payouts_tools::base64(raw);
+    auto out = payouts_tools::hex_lower(raw);
+    if (upper)
+        for (char& c : out)
+            if (c >= 'a' && c <= 'f') c = char(c - 'a' + 'A');
     return out;
 }
 

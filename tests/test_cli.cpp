@@ -941,7 +941,8 @@ TEST_CASE("reconcile: a progress bar only when stderr is a terminal") {
 
 namespace {
 
-// Signatures WEBHOOKS.md computed over the published bodies with the providers' sample keys.
+// Signatures computed independently (Python's hmac, OpenSSL) over the published bodies with the
+// providers' sample keys (Checkout's manage-webhooks page, Yuno's webhook API reference).
 constexpr char const* checkout_key = "8V8x0dLK%AyD*DNS8JJr";
 constexpr char const* checkout_paid_signature =
     "6da7309de691df32a0ab507ba0ade3572474109cbbeda4838cebca569ee8d22e";

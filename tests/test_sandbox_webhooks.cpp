@@ -4,6 +4,7 @@
 // fixed time, and asserts no durations. README.md next to the sandbox, "Webhooks", is the spec.
 #include <payouts/payouts.hpp>
 
+#include "../tools/common/hmac.hpp"
 #include "support/child_process.hpp"
 #include "support/fetch_helpers.hpp"
 #include "support/https_server.hpp"
@@ -17,9 +18,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <doctest/doctest.h>
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <unistd.h>
 
@@ -71,30 +69,12 @@ std::vector<std::string> hook_args(std::string const& url, std::vector<std::stri
 
 // --- signatures, computed here with OpenSSL ------------------------------------------------
 
-std::array<unsigned char, 32> mac_of(std::string_view body) {
-    std::array<unsigned char, 32> out{};
-    unsigned len = 0;
-    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-         reinterpret_cast<unsigned char const*>(body.data()), body.size(), out.data(), &len);
-    REQUIRE(len == 32);
-    return out;
-}
-
 std::string hex_hmac(std::string_view body) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string s;
-    for (unsigned char c : mac_of(body)) {
-        s += digits[c >> 4];
-        s += digits[c & 15];
-    }
-    return s;
+    return payouts_tools::hex_lower(payouts_tools::hmac_sha256(secret, body));
 }
 
 std::string base64_hmac(std::string_view body) {
-    auto m = mac_of(body);
-    unsigned char out[64];
-    int n = EVP_EncodeBlock(out, m.data(), static_cast<int>(m.size()));
-    return std::string(reinterpret_cast<char const*>(out), static_cast<std::size_t>(n));
+    return payouts_tools::base64(payouts_tools::hmac_sha256(secret, body));
 }
 
 // --- what the receiver got ----------------------------------------------------------------

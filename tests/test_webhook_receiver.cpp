@@ -6,6 +6,7 @@
 // signed body that is not a payout event.
 #include <payouts/payouts.hpp>
 
+#include "../tools/common/hmac.hpp"
 #include "support/child_process.hpp"
 #include "support/https_server.hpp"
 #include "support/run_until.hpp"
@@ -19,9 +20,6 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 #include <doctest/doctest.h>
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <unistd.h>
 
@@ -103,17 +101,7 @@ unsigned post(unsigned short port, std::string const& target,
 }
 
 std::string hex_hmac(std::string_view key, std::string_view body) {
-    unsigned char mac[32];
-    unsigned len = 0;
-    HMAC(EVP_sha256(), key.data(), int(key.size()),
-         reinterpret_cast<unsigned char const*>(body.data()), body.size(), mac, &len);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-        out += digits[mac[i] >> 4];
-        out += digits[mac[i] & 15];
-    }
-    return out;
+    return payouts_tools::hex_lower(payouts_tools::hmac_sha256(key, body));
 }
 
 std::vector<std::string> of_provider(std::vector<std::string> const& events,
@@ -196,7 +184,8 @@ TEST_CASE("the receiver example: every sandbox event once, redeliveries skipped 
     auto const events = receiver.events();
     auto const checkout = of_provider(events, "checkout");
     REQUIRE(checkout.size() == 2);
-    CHECK(without_event_id(checkout[0]) == "checkout payment_paid pay_moving1 paid payment_paid 50.00 GBP");
+    CHECK(without_event_id(checkout[0]) ==
+          "checkout payment_paid pay_moving1 paid payment_paid 50.00 GBP");
     CHECK(without_event_id(checkout[1]) ==
           "checkout payment_returned pay_moving1 returned payment_returned 50.00 GBP");
     for (auto const& e : checkout)

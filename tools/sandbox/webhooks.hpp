@@ -9,6 +9,8 @@
 #include "sandbox.hpp"
 #include "store.hpp"
 
+#include "../common/hmac.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -30,7 +32,6 @@
 #include <boost/json/value.hpp>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -57,16 +58,6 @@ namespace webhook_detail {
 
 using digest = std::array<unsigned char, 32>;
 
-inline digest hmac_sha256(std::string_view key, std::string_view data) {
-    digest out{};
-    unsigned len = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-              reinterpret_cast<unsigned char const*>(data.data()), data.size(), out.data(), &len) ||
-        len != out.size())
-        throw std::runtime_error("HMAC-SHA256 failed");
-    return out;
-}
-
 inline digest sha256(std::string_view data) {
     digest out{};
     unsigned len = 0;
@@ -74,22 +65,6 @@ inline digest sha256(std::string_view data) {
         len != out.size())
         throw std::runtime_error("SHA-256 failed");
     return out;
-}
-
-inline std::string hex(digest const& d) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string s;
-    for (unsigned char c : d) {
-        s += digits[c >> 4];
-        s += digits[c & 15];
-    }
-    return s;
-}
-
-inline std::string base64(digest const& d) {
-    unsigned char out[4 * ((sizeof(digest) + 2) / 3) + 1];
-    int n = EVP_EncodeBlock(out, d.data(), static_cast<int>(d.size()));
-    return std::string(reinterpret_cast<char const*>(out), static_cast<std::size_t>(n));
 }
 
 /// 26 characters of lower-case Base32, the form of Checkout's ids (`evt_…`, `act_…`).
@@ -389,8 +364,9 @@ private:
         bool const yuno = lc.provider == provider_id::yuno;
         for (unsigned attempt = 1;; ++attempt) {
             std::string const body = body_of(ev, attempt - 1);
-            auto const mac = webhook_detail::hmac_sha256(opts_.secret, body);
-            std::string const sig = yuno ? webhook_detail::base64(mac) : webhook_detail::hex(mac);
+            auto const mac = payouts_tools::hmac_sha256(opts_.secret, body);
+            std::string const sig =
+                yuno ? payouts_tools::base64(mac) : payouts_tools::hex_lower(mac);
             auto const started = steady_clock::now();
             outcome out =
                 co_await attempt_once(yuno ? "x-hmac-signature" : "Cko-Signature", sig, body);
