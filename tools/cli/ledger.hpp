@@ -7,6 +7,7 @@
 #include <payouts/payout.hpp>
 #include <payouts/payouts.hpp>
 
+#include <boost/describe/enum_from_string.hpp>
 #include <boost/describe/enumerators.hpp>
 #include <boost/mp11/algorithm.hpp>
 
@@ -115,6 +116,21 @@ inline std::vector<csv_record> read_csv(std::string_view text) {
         records.push_back(detail::split_line(number, line));
     }
     return records;
+}
+
+/// A unified status by its name, as payouts::to_string writes it ("on_hold").
+inline std::optional<payouts::payout_status> parse_status(std::string const& name) {
+    payouts::payout_status s{};
+    if (!boost::describe::enum_from_string(name.c_str(), s)) return std::nullopt;
+    return s;
+}
+
+/// "pending, processing, ..., unknown": every status name, for messages.
+inline std::string status_names() {
+    std::string out;
+    boost::mp11::mp_for_each<boost::describe::describe_enumerators<payouts::payout_status>>(
+        [&](auto d) { out += (out.empty() ? "" : ", ") + std::string(d.name); });
+    return out;
 }
 
 /// Where each column is (an index into a record's fields), from the header row.
@@ -227,14 +243,9 @@ inline expectation read_row(csv_record const& row, ledger_columns const& cols, s
         e.currency = *c;
     }
     if (auto const* s = field(4); s && !s->empty()) {
-        std::string valid;
-        boost::mp11::mp_for_each<boost::describe::describe_enumerators<payouts::payout_status>>(
-            [&](auto d) {
-                if (payouts::to_string(d.value) == *s) e.status = d.value;
-                valid += (valid.empty() ? "" : ", ") + std::string(payouts::to_string(d.value));
-            });
+        e.status = parse_status(*s);
         if (!e.status) {
-            error = "status: unknown status '" + *s + "'; the statuses are " + valid;
+            error = "status: unknown status '" + *s + "'; the statuses are " + status_names();
             return e;
         }
     }

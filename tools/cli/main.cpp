@@ -200,26 +200,15 @@ std::chrono::milliseconds parse_duration(std::string const& option, std::string 
 // "failed,cancelled,returned": names as payouts::to_string prints them.
 payouts::status_set parse_statuses(std::string const& text) {
     payouts::status_set set;
-    std::string valid;
-    boost::mp11::mp_for_each<boost::describe::describe_enumerators<payouts::payout_status>>(
-        [&](auto d) {
-            valid += (valid.empty() ? "" : ", ") + std::string(payouts::to_string(d.value));
-        });
     std::string_view rest = text;
     for (;;) {
         auto const comma = rest.find(',');
-        auto const name = rest.substr(0, comma);
-        bool known = false;
-        boost::mp11::mp_for_each<boost::describe::describe_enumerators<payouts::payout_status>>(
-            [&](auto d) {
-                if (payouts::to_string(d.value) == name) {
-                    set.bits |= payouts::status_set{d.value}.bits;
-                    known = true;
-                }
-            });
-        if (!known)
-            throw usage_error("--until: unknown status '" + std::string(name) +
-                              "'; the statuses are " + valid);
+        auto const name = std::string(rest.substr(0, comma));
+        auto const status = payouts_cli::parse_status(name);
+        if (!status)
+            throw usage_error("--until: unknown status '" + name + "'; the statuses are " +
+                              payouts_cli::status_names());
+        set.bits |= payouts::status_set{*status}.bits;
         if (comma == std::string_view::npos) break;
         rest.remove_prefix(comma + 1);
     }
@@ -389,16 +378,17 @@ boost::json::object error_json(error_code ec, payouts::diagnostics const& d) {
     return e;
 }
 
+// What went wrong in one line: the code's message and the diagnostics (a transport failure's
+// diagnostics already say what its code says, and more).
+std::string error_text(error_code ec, payouts::diagnostics const& d) {
+    if (d.message.empty()) return ec.message();
+    if (ec.category() == payouts::payouts_category()) return ec.message() + ": " + d.message;
+    return d.message;
+}
+
 void print_error(error_code ec, payouts::diagnostics const& d, std::string const& label = {}) {
-    std::cerr << "payouts: " << (label.empty() ? "" : label + ": ") << error_name(ec) << ": ";
-    // A transport failure's diagnostics already say what its code says, and more.
-    if (d.message.empty())
-        std::cerr << ec.message();
-    else if (ec.category() == payouts::payouts_category())
-        std::cerr << ec.message() << ": " << d.message;
-    else
-        std::cerr << d.message;
-    std::cerr << '\n';
+    std::cerr << "payouts: " << (label.empty() ? "" : label + ": ") << error_name(ec) << ": "
+              << error_text(ec, d) << '\n';
     if (d.http_status) std::cerr << "  http status: " << d.http_status << '\n';
     if (!d.provider_code.empty() || !d.provider_message.empty())
         std::cerr << "  provider said: " << d.provider_code << ' ' << d.provider_message << '\n';
@@ -890,13 +880,6 @@ std::string differences_text(std::vector<payouts_cli::difference> const& ds) {
         out += (out.empty() ? "" : "; ") + d.field + ": expected " + d.expected + ", got " +
                (d.actual.empty() ? "none" : d.actual);
     return out;
-}
-
-// The first line print_error writes, without the prefix.
-std::string error_text(error_code ec, payouts::diagnostics const& d) {
-    if (d.message.empty()) return ec.message();
-    if (ec.category() == payouts::payouts_category()) return ec.message() + ": " + d.message;
-    return d.message;
 }
 
 void write_reconciled(ledger_entry const& e, bool jsonl) {
