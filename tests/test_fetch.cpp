@@ -342,11 +342,19 @@ TEST_CASE("every completion token style") {
         auto f = fetch<Yuno>(c, "fu1", net::use_future);
         auto p = f.get();
         auto f2 = fetch<Yuno>(c, "missing", net::use_future);
-        CHECK_THROWS_AS(f2.get(), boost::system::system_error);
+        f2.wait();
         // Destroy the client on its executor: it is not thread-safe.
         net::post(ioc, [&] { ioc.stop(); });
         t.join();
         check_ok({}, p, "fu1");
+        // Rethrown only after the join: libstdc++ counts references to an exception in code
+        // ThreadSanitizer cannot see, so freeing it on the I/O thread reads as a race.
+        try {
+            f2.get();
+            FAIL("no exception");
+        } catch (boost::system::system_error const& e) {
+            CHECK(e.code() == errc::not_found);
+        }
     }
     SUBCASE("the card form: co_await fetch<Yuno>(id) with the environment's default client") {
         auto const ca = std::filesystem::temp_directory_path() /
