@@ -225,9 +225,13 @@ TEST_CASE("get --verbose shows attempts and never a credential") {
     CHECK(v.err.find("  | private-secret-key: <redacted>\n") != std::string::npos);
     CHECK(v.err.find("  | DRUO-Version: 2021-11-22\n") != std::string::npos);
     CHECK(v.err.find("  | Authorization: <redacted>\n") != std::string::npos);
-    CHECK(v.err.find("< yuno attempt 1: status 503 in ") != std::string::npos);
-    CHECK(v.err.find("< yuno attempt 2: status 200 in ") != std::string::npos);
-    CHECK(v.err.find("druo OAuth token from 127.0.0.1:") != std::string::npos);
+    // Each line names its payout: the two fetches run at once.
+    std::string const yuno = "yuno flaky-1-tag-v-1c58426d-2c1b-4476-b3c0-447a8c683466";
+    CHECK(v.err.find("> " + yuno + " attempt 1 to 127.0.0.1:") != std::string::npos);
+    CHECK(v.err.find("< " + yuno + " attempt 1: status 503 in ") != std::string::npos);
+    CHECK(v.err.find("< " + yuno + " attempt 2: status 200 in ") != std::string::npos);
+    CHECK(v.err.find("  druo trx_1f4dc72b-5b76-432c-8f4f-e0919aaff3f5 OAuth token from "
+                     "127.0.0.1:") != std::string::npos);
     CHECK(v.err.find(": status 200\n") != std::string::npos);
     for (auto const& [name, value] : env_for(s))
         if (name.find("KEY") != std::string::npos || name.find("SECRET") != std::string::npos)
@@ -688,8 +692,10 @@ TEST_CASE("watch: the deadline, a failed pair, and usage errors have their exit 
     auto const env = env_for(s);
     std::string const pending = "64bc81c3-928f-45bf-af97-f3772238627b"; // Yuno, stays PENDING
 
-    auto r = run_cli(env, "watch yuno " + pending + " --timeout 300ms --interval 5ms", s.dir());
+    auto r = run_cli(env, "watch yuno " + pending + " --timeout 300ms --interval 5ms --verbose",
+                     s.dir());
     CHECK(r.code == 10);
+    CHECK(r.err.find("  yuno " + pending + " watch: next fetch in ") != std::string::npos);
     CHECK(by_pair(table_lines(r.out)) ==
           changes_by_pair{{"yuno " + pending, {"processing PENDING 10.01 BRL"}}});
     CHECK(r.err.find("payouts: yuno " + pending + ": timeout: ") != std::string::npos);
@@ -759,7 +765,9 @@ TEST_CASE("watch: SIGTERM and SIGINT cancel every watch, exit 143 and 130") {
         test_support::child_process cli(
             {PAYOUTS_CLI_EXE, "watch", "yuno", "stall-" + pending, "--interval", "1h", "--verbose"},
             env, out, err);
-        REQUIRE(eventually([&] { return slurp(err).find("yuno attempt 1") != std::string::npos; }));
+        REQUIRE(eventually([&] {
+            return slurp(err).find("yuno stall-" + pending + " attempt 1") != std::string::npos;
+        }));
         CHECK(cli.stop(SIGINT) == 130);
         CHECK(slurp(err).find("stopped by SIGINT") != std::string::npos);
     }

@@ -1195,13 +1195,13 @@ TEST_CASE("events: each attempt's status, time and the request as sent, redacted
         fetch_event_kind kind;
         unsigned attempt;
         int status;
-        std::string host, request;
+        std::string id, host, request;
         std::chrono::milliseconds attempt_elapsed, delay;
         bool failed;
     };
     std::vector<seen> events;
     cfg.on_event = [&](fetch_event const& e) {
-        events.push_back({e.kind, e.attempt, e.http_status, std::string(e.host),
+        events.push_back({e.kind, e.attempt, e.http_status, std::string(e.id), std::string(e.host),
                           std::string(e.request), e.attempt_elapsed, e.delay, bool(e.error)});
     };
     client c(ioc, cfg);
@@ -1232,6 +1232,7 @@ TEST_CASE("events: each attempt's status, time and the request as sent, redacted
         CHECK(events[i].request.find("\nDRUO-Version: 2021-11-22") != std::string::npos);
     }
     for (auto const& e : events) {
+        CHECK(e.id == "trx_9"); // every event, the token wait's included, names its payout
         CHECK(e.request.find("CANARY") == std::string::npos);
         CHECK(e.host.find("CANARY") == std::string::npos);
     }

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@ namespace {
 struct event_log {
     unsigned attempts = 0;
     std::vector<std::chrono::milliseconds> waits;
+    std::set<std::string> ids;                    // named by any event
     std::function<void(fetch_event const&)> also; // a test's own reaction, after logging
 };
 
@@ -45,6 +47,7 @@ client_config config(sandbox_process const& s, event_log& log) {
     c.on_event = [&log](fetch_event const& e) {
         if (e.kind == fetch_event_kind::attempt_start) ++log.attempts;
         if (e.kind == fetch_event_kind::watch_wait) log.waits.push_back(e.delay);
+        log.ids.emplace(e.id);
         if (log.also) log.also(e);
     };
     return c;
@@ -117,7 +120,8 @@ TEST_CASE("watch: each provider's moving payout, change by change, until it is p
     fixture f("each");
     auto& [sandbox, ioc, log, c] = f;
 
-    auto check = [&](auto const& r, texts const& changes, statuses const& st, unsigned requests) {
+    auto check = [&](auto const& r, texts const& changes, statuses const& st, unsigned requests,
+                     std::string const& id) {
         REQUIRE(r.ec);
         CHECK_MESSAGE(!*r.ec, r.ec->message());
         CHECK(r.changes == changes);
@@ -126,28 +130,30 @@ TEST_CASE("watch: each provider's moving payout, change by change, until it is p
         CHECK(r.last.provider_status == changes.back());
         CHECK(log.attempts == requests); // none after the terminal status
         CHECK(log.waits.size() == requests - 1);
+        CHECK(log.ids == std::set<std::string>{id}); // the fetches' events and the waits'
         log = {};
     };
     SUBCASE("Truust") {
-        check(run_watch<Truust>(ioc, c, 470, quick()), {"CREATED", "CONFIRMED"}, {pending, paid},
-              2);
+        check(run_watch<Truust>(ioc, c, 470, quick()), {"CREATED", "CONFIRMED"}, {pending, paid}, 2,
+              "470");
     }
     SUBCASE("DRUO") {
         check(run_watch<Druo>(ioc, c, "trx_moving-1", quick()),
-              {"PENDING", "PROCESSING", "SUCCESSFUL"}, {pending, processing, paid}, 3);
+              {"PENDING", "PROCESSING", "SUCCESSFUL"}, {pending, processing, paid}, 3,
+              "trx_moving-1");
     }
     SUBCASE("Checkout") {
         check(run_watch<Checkout>(ioc, c, "pay_moving1", quick()), {"Pending", "Paid"},
-              {processing, paid}, 2);
+              {processing, paid}, 2, "pay_moving1");
     }
     SUBCASE("Yuno") {
         check(run_watch<Yuno>(ioc, c, "moving-1", quick()), {"CREATED", "PENDING", "SUCCEEDED"},
-              {pending, processing, paid}, 3);
+              {pending, processing, paid}, 3, "moving-1");
     }
     SUBCASE("Introw") {
         check(run_watch<Introw>(ioc, c, "pay_moving1", quick()),
               {"PENDING_REVIEW", "APPROVED", "SCHEDULED", "PENDING_PAYMENT", "PAID"},
-              {pending, pending, pending, processing, paid}, 5);
+              {pending, pending, pending, processing, paid}, 5, "pay_moving1");
     }
 }
 

@@ -85,6 +85,7 @@ enum class fetch_event_kind {
 struct fetch_event {
     fetch_event_kind kind = fetch_event_kind::attempt_start;
     std::string_view provider;                    ///< the provider's name
+    std::string_view id;                          ///< the payout id as sent (percent-encoded)
     std::string_view host;                        ///< Host of the request
     unsigned attempt = 0;                         ///< number of the attempt this is about (from 1)
     int http_status = 0;                          ///< attempt_end: the response's status, 0 if none

@@ -415,18 +415,20 @@ payouts::client_config load_config(options const& o) {
     return std::move(*r);
 }
 
-// Prints, for --verbose, what each attempt sent and got. The library hands over the request
-// with every credential's value already replaced by <redacted>.
+// Prints, for --verbose, what each attempt sent and got, each line naming its payout (several
+// run at once). The library hands over the request with every credential's value already
+// replaced by <redacted>, and the id percent-encoded.
 void verbose_hook(payouts::client_config& cfg) {
     cfg.on_event = [](payouts::fetch_event const& e) {
         using k = payouts::fetch_event_kind;
+        auto const who = std::string(e.provider) + ' ' + std::string(e.id);
         switch (e.kind) {
         case k::attempt_start:
-            std::cerr << "> " << e.provider << " attempt " << e.attempt << " to " << e.host
-                      << " at " << e.elapsed.count() << " ms\n";
+            std::cerr << "> " << who << " attempt " << e.attempt << " to " << e.host << " at "
+                      << e.elapsed.count() << " ms\n";
             break;
         case k::token_wait_end:
-            std::cerr << "  " << e.provider << " OAuth token from " << e.host << ": status "
+            std::cerr << "  " << who << " OAuth token from " << e.host << ": status "
                       << e.http_status;
             if (e.error) std::cerr << " (" << e.error.message() << ")";
             std::cerr << '\n';
@@ -438,8 +440,8 @@ void verbose_hook(payouts::client_config& cfg) {
                 std::cerr << "  | " << req.substr(0, nl) << '\n';
                 req.remove_prefix(nl == req.npos ? req.size() : nl + 1);
             }
-            std::cerr << "< " << e.provider << " attempt " << e.attempt << ": status "
-                      << e.http_status << " in " << e.attempt_elapsed.count() << " ms";
+            std::cerr << "< " << who << " attempt " << e.attempt << ": status " << e.http_status
+                      << " in " << e.attempt_elapsed.count() << " ms";
             if (e.error) std::cerr << " (" << e.error.message() << ")";
             if (!e.rate_limit_remaining.empty())
                 std::cerr << ", rate limit remaining " << e.rate_limit_remaining;
@@ -453,8 +455,7 @@ void verbose_hook(payouts::client_config& cfg) {
             std::cerr << "  decode error: " << e.message << '\n';
             break;
         case k::watch_wait:
-            std::cerr << "  " << e.provider << " watch: next fetch in " << e.delay.count()
-                      << " ms\n";
+            std::cerr << "  " << who << " watch: next fetch in " << e.delay.count() << " ms\n";
             break;
         }
     };

@@ -92,6 +92,7 @@ struct fetch_job : io_job {
 
     void call_hook(fetch_event e) const {
         e.provider = ops.transport.name;
+        e.id = id_segment;
         e.attempt = requests;
         e.elapsed = since(start);
         notify(core->cfg, e);

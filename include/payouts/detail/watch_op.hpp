@@ -65,6 +65,7 @@ struct watch_job : std::enable_shared_from_this<watch_job> {
         fetch_event e;
         e.kind = fetch_event_kind::watch_wait;
         e.provider = ops.transport.name;
+        e.id = id.segment;
         e.attempt = fetches;
         e.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start);
         e.delay = delay;
