@@ -1,10 +1,12 @@
 // Linked into test_fetch, which is built in separate-compilation mode (payouts_compiled_dep):
 // this second file including payouts.hpp must link beside the library without a duplicate
-// symbol, and a provider of the user's own, unknown to the compiled library, must decode and
-// fetch as a built-in one does (its decoder compiled here, from decode.hpp, as documented).
+// symbol, and a provider of the user's own, unknown to the compiled library, must decode,
+// fetch and decode its webhooks as a built-in one does (its decoders compiled here, from
+// decode.hpp alone, as documented).
 #include <payouts/decode.hpp>
 #include <payouts/payouts.hpp>
 
+#include "../tools/common/hmac.hpp"
 #include "support/fetch_helpers.hpp"
 
 #include <doctest/doctest.h>
@@ -51,8 +53,20 @@ struct Acme {
     static constexpr std::array<std::string_view, 1> not_found_codes{"no_such_transfer"};
     static constexpr std::array<std::string_view, 1> request_id_headers{"Acme-Request"};
     static constexpr std::string_view rate_limit_remaining_header = "";
+
+    // Its notifications carry the Get-Payout object under "/transfer", signed in hex.
+    struct webhook {
+        static constexpr payouts::webhook_signature signature{"Acme-Signature",
+                                                              payouts::signature_encoding::hex};
+        static constexpr std::string_view payout_object = "/transfer";
+        static constexpr std::array fields{
+            payouts::field{"/event", payouts::member::event_type, payouts::conv::text},
+            payouts::field{"/event_id", payouts::member::event_id, payouts::conv::text},
+        };
+    };
 };
 static_assert(payouts::provider<Acme>);
+static_assert(payouts::webhook_provider<Acme>);
 
 } // namespace
 
@@ -112,4 +126,29 @@ TEST_CASE("separate mode: a provider of the user's own fetches and decodes like 
     REQUIRE(bad.has_error());
     CHECK(bad.error() == payouts::errc::invalid_response);
     CHECK(d.message.find("/transfer/state") != std::string::npos);
+}
+
+TEST_CASE("separate mode: a provider of the user's own decodes its webhooks from decode.hpp") {
+    std::string const body = R"({"event": "transfer.bounced", "event_id": "ev_41",
+        "transfer": {"id": "tr_9", "state": "bounced", "amount": 700, "currency": "EUR",
+        "created": "2024-05-01T10:00:00Z"}})";
+    std::string const key = "whsec-acme";
+    auto const sig = payouts_tools::hex_lower(payouts_tools::hmac_sha256(key, body));
+    std::array const secrets{std::string_view("old-key"), std::string_view(key)};
+    std::array const headers{payouts::header{"acme-signature", sig}};
+
+    payouts::diagnostics d;
+    auto const e = payouts::decode_webhook<Acme>(body, headers, secrets, d);
+    REQUIRE_MESSAGE(e.has_value(), d.message);
+    CHECK(e->event_type == "transfer.bounced");
+    CHECK(e->event_id == "ev_41");
+    CHECK(e->payout.id == "tr_9");
+    CHECK(e->payout.status == payouts::payout_status::returned);
+    REQUIRE(e->payout.amount);
+    CHECK(e->payout.amount->to_decimal_string() == "7.00");
+
+    auto const forged = payouts::decode_webhook<Acme>(body + " ", headers, secrets, d);
+    REQUIRE(forged.has_error());
+    CHECK(forged.error() == payouts::errc::invalid_signature);
+    CHECK(d.message.find("Acme-Signature") != std::string::npos);
 }

@@ -457,3 +457,7 @@ boost::system::result<payout> decode(std::string_view body, diagnostics& diag) {
 }
 
 } // namespace payouts
+
+// A webhook body goes through the same engine, so one include gives a provider of the user's
+// own both decoders in separate mode.
+#include <payouts/detail/webhook_impl.hpp>

@@ -7,8 +7,8 @@
 // TLS, proxy tunnel, OAuth token requests, retries, URL handling), fetch_many's batches, JSON
 // output, the decoders of the five built-in providers and the webhook decoders of those that
 // have one. A provider of your own needs nothing here: its decoder is compiled where it is used,
-// from <payouts/decode.hpp> (and <payouts/detail/webhook_impl.hpp> for its webhooks), which a
-// file that decodes or fetches it includes.
+// from <payouts/decode.hpp> (its webhooks' decoder too), which a file that decodes, fetches or
+// verifies it includes.
 #pragma once
 
 #ifndef PAYOUTS_SEPARATE_COMPILATION
@@ -17,7 +17,6 @@
 #endif
 
 #include <payouts/decode.hpp>
-#include <payouts/detail/webhook_impl.hpp>
 #include <payouts/payouts.hpp>
 
 #include <payouts/impl/client.ipp>

@@ -2,7 +2,8 @@
 // raw body, digests compared with CRYPTO_memcmp) and the decode of a webhook body through the
 // generic decoder, with a field map made from the provider's `webhook` block. Nothing here
 // names a provider. In separate mode, a file that decodes webhooks of a provider of its own
-// includes this header (the built-in providers' are compiled in <payouts/src.hpp>).
+// gets this header through <payouts/decode.hpp> (the built-in providers' are compiled in
+// <payouts/src.hpp>).
 #pragma once
 
 #include <payouts/decode.hpp>
