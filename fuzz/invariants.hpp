@@ -6,8 +6,16 @@
 #pragma once
 
 #include <payouts/payouts.hpp>
+// The internals checked below, named for separate mode too (header-only, payouts.hpp has them).
+#include <payouts/detail/client_core.hpp>
+#include <payouts/detail/fetch_op.hpp>
+#include <payouts/detail/request.hpp>
+#include <payouts/detail/retry.hpp>
+#include <payouts/detail/transport.hpp>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>

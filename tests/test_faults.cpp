@@ -4,6 +4,8 @@
 // tests/test_fetch.cpp, test_decode.cpp, test_request.cpp, test_sandbox.cpp or test_cli.cpp
 // already cover are not repeated here.
 #include <payouts/payouts.hpp>
+// make_provider_setup, for the URL cases (in payouts.hpp only when header-only).
+#include <payouts/detail/request.hpp>
 
 #include "support/child_process.hpp"
 #include "support/fetch_helpers.hpp"
