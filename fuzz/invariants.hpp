@@ -13,6 +13,7 @@
 #include <payouts/detail/retry.hpp>
 #include <payouts/detail/transport.hpp>
 
+#include <boost/algorithm/hex.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -35,6 +36,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <random>
@@ -773,16 +775,11 @@ inline std::string check_http_response(std::string_view bytes) {
 
 namespace webhook_check {
 
-inline std::string hmac(std::string_view key, std::string_view body) {
-    return payouts_tools::hmac_sha256(key, body);
-}
-
 inline std::string encode(std::string_view raw, payouts::signature_encoding enc, bool upper) {
     if (enc == payouts::signature_encoding::base64) return payouts_tools::base64(raw);
-    auto out = payouts_tools::hex_lower(raw);
-    if (upper)
-        for (char& c : out)
-            if (c >= 'a' && c <= 'f') c = char(c - 'a' + 'A');
+    if (!upper) return payouts_tools::hex_lower(raw);
+    std::string out;
+    boost::algorithm::hex(raw.begin(), raw.end(), std::back_inserter(out));
     return out;
 }
 
@@ -833,7 +830,7 @@ std::string check_webhook(std::string_view data) {
     if (flags & 1) {
         for (auto s : secrets)
             if (!s.empty()) {
-                signed_here = wc::encode(wc::hmac(s, body), enc, flags & 2);
+                signed_here = wc::encode(payouts_tools::hmac_sha256(s, body), enc, flags & 2);
                 break;
             }
         given = signed_here;
@@ -866,7 +863,7 @@ std::string check_webhook(std::string_view data) {
         std::string_view const value = wc::trim_ows(given);
         for (auto s : secrets) {
             if (s.empty()) continue;
-            auto const expected = wc::encode(wc::hmac(s, body), enc, false);
+            auto const expected = wc::encode(payouts_tools::hmac_sha256(s, body), enc, false);
             matched =
                 matched || (enc == payouts::signature_encoding::hex ? wc::lower(value) == expected
                                                                     : value == expected);
@@ -904,7 +901,7 @@ std::string check_webhook(std::string_view data) {
             diag.message.find(s) != std::string::npos)
             return "the diagnostics contain a secret";
         if (s.empty()) continue;
-        auto const raw = wc::hmac(s, body);
+        auto const raw = payouts_tools::hmac_sha256(s, body);
         for (auto const& d : {wc::encode(raw, enc, false), wc::encode(raw, enc, true)})
             if (diag.message.find(d.substr(0, 16)) != std::string::npos)
                 return "the diagnostics contain a digest";

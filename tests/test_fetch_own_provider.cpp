@@ -133,7 +133,7 @@ TEST_CASE("separate mode: a provider of the user's own decodes its webhooks from
         "transfer": {"id": "tr_9", "state": "bounced", "amount": 700, "currency": "EUR",
         "created": "2024-05-01T10:00:00Z"}})";
     std::string const key = "whsec-acme";
-    auto const sig = payouts_tools::hex_lower(payouts_tools::hmac_sha256(key, body));
+    auto const sig = payouts_tools::hmac_hex(key, body);
     std::array const secrets{std::string_view("old-key"), std::string_view(key)};
     std::array const headers{payouts::header{"acme-signature", sig}};
 

@@ -67,16 +67,6 @@ std::vector<std::string> hook_args(std::string const& url, std::vector<std::stri
     return a;
 }
 
-// --- signatures, computed here with OpenSSL ------------------------------------------------
-
-std::string hex_hmac(std::string_view body) {
-    return payouts_tools::hex_lower(payouts_tools::hmac_sha256(secret, body));
-}
-
-std::string base64_hmac(std::string_view body) {
-    return payouts_tools::base64(payouts_tools::hmac_sha256(secret, body));
-}
-
 // --- what the receiver got ----------------------------------------------------------------
 
 json::value body_json(request_record const& r) {
@@ -102,10 +92,10 @@ void check_delivery(request_record const& r, bool yuno) {
     CHECK(r.header("Content-Type") == "application/json");
     CHECK(r.header("User-Agent") == "payouts-sandbox");
     if (yuno) {
-        CHECK(r.header("x-hmac-signature") == base64_hmac(r.body));
+        CHECK(r.header("x-hmac-signature") == payouts_tools::hmac_base64(secret, r.body));
         CHECK_FALSE(r.has_header("Cko-Signature"));
     } else {
-        CHECK(r.header("Cko-Signature") == hex_hmac(r.body));
+        CHECK(r.header("Cko-Signature") == payouts_tools::hmac_hex(secret, r.body));
         CHECK_FALSE(r.has_header("x-hmac-signature"));
     }
 }

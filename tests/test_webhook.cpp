@@ -44,12 +44,8 @@ using test_support::edited;
 using test_support::utc;
 
 // The test's own HMAC-SHA256, independent of the library's verifier.
-std::string hmac_hex(std::string_view key, std::string_view body) {
-    return payouts_tools::hex_lower(payouts_tools::hmac_sha256(key, body));
-}
-std::string hmac_base64(std::string_view key, std::string_view body) {
-    return payouts_tools::base64(payouts_tools::hmac_sha256(key, body));
-}
+using payouts_tools::hmac_base64;
+using payouts_tools::hmac_hex;
 
 // Sample keys from the providers' own documentation:
 // https://www.checkout.com/docs/developer-resources/webhooks/manage-webhooks and

@@ -42,4 +42,12 @@ inline std::string base64(std::string_view bytes) {
     return out;
 }
 
+/// HMAC-SHA256(key, data) as a signature header carries it: lower-case hex or Base64.
+inline std::string hmac_hex(std::string_view key, std::string_view data) {
+    return hex_lower(hmac_sha256(key, data));
+}
+inline std::string hmac_base64(std::string_view key, std::string_view data) {
+    return base64(hmac_sha256(key, data));
+}
+
 } // namespace payouts_tools

@@ -364,9 +364,8 @@ private:
         bool const yuno = lc.provider == provider_id::yuno;
         for (unsigned attempt = 1;; ++attempt) {
             std::string const body = body_of(ev, attempt - 1);
-            auto const mac = payouts_tools::hmac_sha256(opts_.secret, body);
-            std::string const sig =
-                yuno ? payouts_tools::base64(mac) : payouts_tools::hex_lower(mac);
+            std::string const sig = yuno ? payouts_tools::hmac_base64(opts_.secret, body)
+                                         : payouts_tools::hmac_hex(opts_.secret, body);
             auto const started = steady_clock::now();
             outcome out =
                 co_await attempt_once(yuno ? "x-hmac-signature" : "Cko-Signature", sig, body);
